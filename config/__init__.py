@@ -1,0 +1,1 @@
+"""Runtime configuration: settings (env / .env), logging, and the shipped feeds and topics files."""

@@ -1,0 +1,1 @@
+"""Adapters: the I/O edges of newswire (HTTP fetching, Redis, Celery)."""

@@ -1,0 +1,128 @@
+"""normalise: RawEntry → Article (absolute http(s) link, canonical URL, UTC times, plain text)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from datetime import datetime
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+from services.core.canonical import canonicalize_url
+from services.core.ids import article_id
+from services.core.models import Article, FeedRef, RawEntry
+
+SUMMARY_MAX_CHARS = 2000
+TITLE_MAX_CHARS = 500
+CONTENT_MAX_CHARS = 200_000
+_SPACE = re.compile(r"\s+")
+
+
+class _TextExtractor(HTMLParser):
+    """Collects text nodes; block tags become spaces. stdlib is enough for plain text."""
+
+    _SKIP = frozenset({"script", "style", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skipping:
+            self._skipping -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def plain_text(markup: str, limit: int = SUMMARY_MAX_CHARS) -> str:
+    """HTML (or text with entities) → collapsed plain text, cut at `limit` characters."""
+    if "<" not in markup:
+        text = html.unescape(markup)
+    else:
+        extractor = _TextExtractor()
+        extractor.feed(markup)
+        extractor.close()
+        text = "".join(extractor.parts)
+    return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def absolute_http_url(link: str | None, base: str | None) -> str | None:
+    """Resolve `link` against `base`; None unless the result is an absolute http(s) URL."""
+    if not link:
+        return None
+    resolved = urljoin(base or "", link.strip())
+    parts = urlsplit(resolved)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return resolved
+
+
+def text_hash(title: str, text: str) -> str:
+    """Hash of case- and whitespace-normalised title + text."""
+    norm = _SPACE.sub(" ", f"{title}\n{text}".lower()).strip()
+    return hashlib.sha1(norm.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
+
+
+def normalise(
+    raw: RawEntry,
+    *,
+    feed: FeedRef,
+    fetched_at: datetime,
+    base_url: str | None = None,
+    shared_links: frozenset[str] = frozenset(),
+) -> Article | None:
+    """Build an Article; None when the entry has no usable absolute http(s) link."""
+    url = absolute_http_url(raw.link, base_url or feed.url)
+    if url is None and raw.guid:
+        url = absolute_http_url(raw.guid, None)
+    if url is None:
+        return None
+    title = plain_text(raw.title, TITLE_MAX_CHARS)
+    summary = plain_text(raw.summary_html or raw.content_html or "")
+    canonical = canonicalize_url(url)
+    chash = text_hash(title, summary)
+    return Article(
+        id=article_id(primary_identity(raw.guid, canonical, chash, feed.id, shared_links)),
+        guid=raw.guid,
+        url=url,
+        canonical_url=canonical,
+        title=title,
+        summary=summary,
+        content_html=_sanitised(raw.content_html),
+        authors=raw.authors,
+        categories=raw.categories,
+        published_at=raw.published_at,
+        updated_at=raw.updated_at,
+        fetched_at=fetched_at,
+        feed=feed,
+        content_hash=chash,
+    )
+
+
+def primary_identity(
+    guid: str | None, canonical_url: str, chash: str, feed_id: str, shared: frozenset[str]
+) -> str:
+    """The most stable identity: canonical URL, unless the link is shared by many items."""
+    if canonical_url not in shared:
+        return f"url:{canonical_url}"
+    if guid:
+        return f"guid:{feed_id}:{guid}"
+    return f"hash:{chash}"
+
+
+def _sanitised(content_html: str | None) -> str | None:
+    if not content_html:
+        return None
+    return nh3.clean(content_html[:CONTENT_MAX_CHARS])

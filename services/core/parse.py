@@ -1,0 +1,100 @@
+"""parse_feed: bytes of a feed document → ParsedFeed (RSS 0.9x/1.0/2.0, Atom, RDF, JSON Feed).
+
+feedparser only ever sees bytes (never a URL or path: it would read local files and has no
+timeout), after DOCTYPE/ENTITY declarations are neutralised (entity-expansion bombs, XXE).
+A malformed document that still yields entries is returned with `problem` set.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from services.core.errors import ParseError
+from services.core.jsonfeed import parse_jsonfeed
+from services.core.models import ParsedFeed, RawEntry
+from services.core.xmlguard import neutralise_doctype, sniff_format
+
+MAX_FIELD_CHARS = 100_000
+
+
+def parse_feed(body: bytes, *, max_entries: int = 1000) -> ParsedFeed:
+    """Parse one feed document; raise ParseError when it is not a feed at all."""
+    if sniff_format(body) == "json":
+        parsed = parse_jsonfeed(body)
+        return parsed.model_copy(update={"entries": parsed.entries[:max_entries]})
+    result = feedparser.parse(io.BytesIO(neutralise_doctype(body)), sanitize_html=True)
+    entries = tuple(_entry(e) for e in result.entries[:max_entries])
+    problem = _problem(result)
+    if not entries and not result.feed.get("title") and problem:
+        raise ParseError(f"not a feed: {problem}")
+    feed = result.feed
+    return ParsedFeed(
+        format=result.get("version") or "unknown",
+        title=_clip(feed.get("title")),
+        link=feed.get("link"),
+        entries=entries,
+        problem=problem,
+        hub_url=_link_rel(feed, "hub"),
+        self_url=_link_rel(feed, "self"),
+        ttl_minutes=_int(feed.get("ttl")),
+    )
+
+
+def _problem(result: Any) -> str | None:
+    if not result.get("bozo"):
+        return None
+    exc = result.get("bozo_exception")
+    name = type(exc).__name__
+    if name in ("CharacterEncodingOverride", "NonXMLContentType"):
+        return None  # harmless: feedparser recovered the document
+    return f"{name}: {str(exc)[:200]}"
+
+
+def _entry(e: Any) -> RawEntry:
+    content = e.get("content") or []
+    content_html = content[0].get("value") if content else None
+    return RawEntry(
+        guid=_clip(e.get("id")),
+        link=e.get("link"),
+        title=_clip(e.get("title")) or "",
+        summary_html=_clip(e.get("summary")) or "",
+        content_html=_clip(content_html),
+        authors=tuple(a.get("name", "") for a in e.get("authors", []) if a.get("name")),
+        categories=tuple(t.get("term", "") for t in e.get("tags", []) if t.get("term")),
+        published_at=_when(e.get("published_parsed")),
+        updated_at=_when(e.get("updated_parsed")),
+    )
+
+
+def _when(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _clip(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)[:MAX_FIELD_CHARS]
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _link_rel(feed: Any, rel: str) -> str | None:
+    for link in feed.get("links", []):
+        if link.get("rel") == rel and link.get("href"):
+            return str(link["href"])
+    return None

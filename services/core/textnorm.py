@@ -1,0 +1,51 @@
+"""Text normalisation shared by dedupe: cosmetic differences must not change a hash."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_PUNCT_MAP = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+_BOILERPLATE = re.compile(
+    r"(?:follow us on|sign up for|read more:?|click here|copyright|all rights reserved"
+    r"|continue reading|the post .{0,200} appeared first on)[^.\n]*[.\n]?",
+    re.IGNORECASE,
+)
+
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have he her
+    his how i if in into is it its me more my new no not now of on or our out over says said
+    she so than that the their them there these they this to up us was we were what when where
+    which who why will with would you your after about after all also amid before just
+    latest live news video watch""".split()
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC, unify quotes/dashes, lower-case, collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_MAP)
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop feed boilerplate sentences (follow us, read more, copyright, ...)."""
+    return _BOILERPLATE.sub(" ", text)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens of normalised text (apostrophes kept inside words)."""
+    return _WORD.findall(normalise(text))
+
+
+def content_words(text: str) -> list[str]:
+    """Word tokens minus stopwords and possessive endings."""
+    out = []
+    for w in words(text):
+        w = w.removesuffix("'s")
+        if w not in STOPWORDS:
+            out.append(w)
+    return out

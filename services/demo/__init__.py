@@ -1,0 +1,1 @@
+"""Offline demo: a small static feed server and demo feeds written for newswire."""

@@ -1,0 +1,1 @@
+"""The feed poller: schedule, fetch, parse, normalise, enqueue."""

@@ -1,0 +1,69 @@
+"""Turn a fetched body into normalised articles (parse → normalise), in one picklable call.
+
+Module-level and pure so the poller can run it in a process pool.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.core.canonical import canonicalize_url
+from services.core.models import Article, FeedRef, ParsedFeed, RawEntry
+from services.core.normalise import absolute_http_url, normalise
+from services.core.parse import parse_feed
+
+
+@dataclass(frozen=True)
+class Digest:
+    title: str | None
+    format: str
+    problem: str | None
+    entries: int
+    articles: tuple[Article, ...]
+    hub_url: str | None = None
+
+
+def digest(
+    body: bytes, *, feed_id: str, feed_url: str, fetched_at: datetime, max_entries: int
+) -> Digest:
+    """Parse `body` and normalise its entries; raises ParseError for a non-feed."""
+    parsed = parse_feed(body, max_entries=max_entries)
+    ref = FeedRef(id=feed_id, url=feed_url, title=parsed.title)
+    base = parsed.link or feed_url
+    entries = _trustworthy_guids(parsed.entries)
+    shared = _shared_links(entries, base)
+    articles = []
+    for raw in entries:
+        article = normalise(raw, feed=ref, fetched_at=fetched_at, base_url=base, shared_links=shared)
+        if article is not None:
+            articles.append(article)
+    return Digest(
+        title=parsed.title,
+        format=parsed.format,
+        problem=parsed.problem,
+        entries=len(parsed.entries),
+        articles=tuple({a.id: a for a in articles}.values()),
+        hub_url=_hub(parsed),
+    )
+
+
+def _trustworthy_guids(entries: tuple[RawEntry, ...]) -> list[RawEntry]:
+    """A GUID repeated across items of one document identifies nothing: drop it."""
+    counts = Counter(e.guid for e in entries if e.guid)
+    return [
+        e.model_copy(update={"guid": None}) if e.guid and counts[e.guid] > 1 else e
+        for e in entries
+    ]
+
+
+def _shared_links(entries: list[RawEntry], base: str) -> frozenset[str]:
+    """Canonical links carried by several items (e.g. the site's home page) are not identities."""
+    links = [absolute_http_url(e.link, base) for e in entries]
+    counts = Counter(canonicalize_url(link) for link in links if link)
+    return frozenset(link for link, n in counts.items() if n > 1)
+
+
+def _hub(parsed: ParsedFeed) -> str | None:
+    return parsed.hub_url

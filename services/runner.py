@@ -1,0 +1,198 @@
+"""`newswire run`: Redis (configured or embedded) + a Celery worker process + the poller loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+import structlog
+
+from config.settings import Settings
+from services.adapters.embedded_redis import _die_with_parent
+from services.adapters.feedstate import RedisFeedStore
+from services.adapters.fetcher import Fetcher
+from services.adapters.keys import Keys
+from services.core.errors import ConfigError
+from services.core.models import Article, FeedSource
+from services.feedlist import load_feeds
+from services.poller.loop import FeedOutcome, Poller, PollerConfig
+from services.poller.schedule import Interval
+from services.runtime import redis_url_for
+
+log = structlog.get_logger("newswire.run")
+
+
+@dataclass
+class RunSummary:
+    feeds_ok: int = 0
+    feeds_unchanged: int = 0
+    feeds_failed: int = 0
+    articles_new: int = 0
+    published: int = 0
+    duplicates: int = 0
+    topics: Counter[str] = field(default_factory=Counter)
+    failures: list[FeedOutcome] = field(default_factory=list)
+
+    def add_feeds(self, outcomes: Sequence[FeedOutcome]) -> None:
+        for o in outcomes:
+            if o.status == "ok":
+                self.feeds_ok += 1
+            elif o.status == "unchanged":
+                self.feeds_unchanged += 1
+            else:
+                self.feeds_failed += 1
+                self.failures.append(o)
+            self.articles_new += o.new
+
+    def add_batch(self, report: dict[str, Any]) -> None:
+        self.published += int(report.get("published", 0))
+        self.duplicates += int(report.get("duplicates", 0)) + int(report.get("replayed", 0))
+        self.topics.update(report.get("topics", {}))
+
+
+class WorkerProcess:
+    """`celery worker` as a child process that dies with us."""
+
+    def __init__(self, settings: Settings, redis_url: str) -> None:
+        self._settings = settings
+        self._redis_url = redis_url
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "NEWSWIRE_REDIS_URL": self._redis_url}
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+            "--loglevel", self._settings.log_level,
+            "--concurrency", str(self._settings.worker.concurrency),
+            "--queues", self._settings.worker.queue,
+            "--hostname", f"newswire-{os.getpid()}@%h",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current batch
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _enqueue_for(once: bool) -> Any:
+    from workers.tasks import process_batch
+
+    def enqueue(batch: list[Article]) -> Any:
+        payload = [a.model_dump(mode="json") for a in batch]
+        return process_batch.apply_async(args=[payload], ignore_result=not once)
+
+    return enqueue
+
+
+def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poller:
+    fetch = settings.fetch
+    fetcher = Fetcher(
+        connect_timeout_s=fetch.connect_timeout_s,
+        timeout_s=fetch.timeout_s,
+        max_body_bytes=fetch.max_body_bytes,
+        max_redirects=fetch.max_redirects,
+        user_agent=fetch.user_agent.format(contact=fetch.contact_url),
+        allow_private_networks=settings.fetch_allow_private_networks,
+    )
+    poll = settings.poller
+    config = PollerConfig(
+        interval=Interval(poll.min_interval_s, poll.max_interval_s, poll.default_interval_s),
+        batch_size=poll.batch_size,
+        max_entries=poll.max_entries_per_feed,
+        concurrency=fetch.concurrency,
+    )
+    return Poller(
+        fetcher=fetcher,
+        store=RedisFeedStore(client, Keys(settings.stream_prefix)),
+        enqueue=_enqueue_for(once),
+        config=config,
+    )
+
+
+def run(
+    settings: Settings,
+    feeds_path: Path,
+    *,
+    once: bool,
+    redis_url: str | None = None,
+    with_worker: bool = True,
+    wait_timeout_s: float = 900,
+) -> RunSummary:
+    """Run the service; with `once`, poll every feed once and wait for every batch."""
+    feeds = load_feeds(feeds_path)
+    where = contextlib.nullcontext(redis_url) if redis_url else redis_url_for(settings)
+    with where as url:
+        from workers.celery_app import configure
+
+        configure(settings, url)
+        worker = WorkerProcess(settings, url)
+        if with_worker:
+            worker.start()
+        client = redis.Redis.from_url(url)
+        try:
+            poller = build_poller(settings, client, once=once)
+            if once:
+                return asyncio.run(_once(poller, feeds, wait_timeout_s))
+            asyncio.run(_forever(poller, feeds_path, feeds, settings.poller.tick_s))
+            return RunSummary()
+        finally:
+            worker.stop()
+            client.close()
+
+
+async def _once(poller: Poller, feeds: Sequence[FeedSource], wait_timeout_s: float) -> RunSummary:
+    summary = RunSummary()
+    try:
+        poller.store.ensure_scheduled((f.id for f in feeds), 0)
+        summary.add_feeds(await poller.poll_all(feeds))
+    finally:
+        await poller.fetcher.aclose()  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    for handle in poller.handles:
+        report = await loop.run_in_executor(None, lambda h=handle: h.get(timeout=wait_timeout_s))
+        summary.add_batch(report)
+    return summary
+
+
+async def _forever(
+    poller: Poller, feeds_path: Path, initial: Sequence[FeedSource], tick_s: float
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    current = list(initial)
+
+    def feeds() -> Sequence[FeedSource]:
+        nonlocal current
+        try:
+            current = load_feeds(feeds_path)
+        except ConfigError as exc:
+            log.error("feeds.invalid", error=str(exc), keeping=len(current))
+        return current
+
+    log.info("poller.started", feeds=len(current))
+    try:
+        await poller.run_forever(feeds, stop, tick_s)
+    finally:
+        with contextlib.suppress(Exception):
+            await poller.fetcher.aclose()  # type: ignore[attr-defined]
+        log.info("poller.stopped")

@@ -1,0 +1,59 @@
+"""Shared fixtures: the ../shared corpus, a real redis-server on a free port, feed servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from services.adapters.embedded_redis import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared; skip when it is missing (fail in CI, where it must exist)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing: CI must run next to ../shared")
+        pytest.skip(f"{path} not present (clone without ../shared): skipped")
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpus_feeds() -> Path:
+    return shared_path("corpus", "feeds")
+
+
+@pytest.fixture(scope="session")
+def seed_article() -> str:
+    return shared_path("seed-article.txt").read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A real redis-server owned by this test session (never a shared one)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()

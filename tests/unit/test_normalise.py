@@ -1,0 +1,69 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from services.core.models import FeedRef, RawEntry
+from services.core.normalise import absolute_http_url, normalise, plain_text
+
+FEED = FeedRef(id="f_1", url="https://news.example/feed.xml", title="Example")
+NOW = datetime(2021, 9, 12, tzinfo=UTC)
+
+
+def make(**fields: object) -> RawEntry:
+    return RawEntry.model_validate({"title": "A title", "link": "https://news.example/a", **fields})
+
+
+def test_plain_text_strips_markup_scripts_and_entities() -> None:
+    html = "<p>Refugees&nbsp;<b>arrive</b></p><script>alert(1)</script><br/>in   Kabul &amp; Doha"
+    assert plain_text(html) == "Refugees arrive in Kabul & Doha"
+
+
+@pytest.mark.parametrize(
+    ("link", "base", "expected"),
+    [
+        ("/news/1", "https://site.example/feed", "https://site.example/news/1"),
+        ("javascript:alert(1)", "https://site.example/", None),
+        ("data:text/html,x", None, None),
+        ("ftp://site.example/x", None, None),
+        ("https://ok.example/x", None, "https://ok.example/x"),
+        ("", None, None),
+    ],
+)
+def test_only_absolute_http_links(link: str, base: str | None, expected: str | None) -> None:
+    assert absolute_http_url(link, base) == expected
+
+
+def test_article_fields_and_stable_id() -> None:
+    raw = make(
+        link="https://www.News.example/a?utm_source=rss&id=3#top",
+        summary_html="<p>Some <i>text</i></p>",
+        guid="g-1",
+        published_at=datetime(2021, 9, 12, 8, tzinfo=UTC),
+    )
+    article = normalise(raw, feed=FEED, fetched_at=NOW)
+    assert article is not None
+    assert article.canonical_url == "https://news.example/a?id=3"
+    assert article.summary == "Some text"
+    assert article.published_at is not None and article.published_at.tzinfo is not None
+    again = normalise(raw.model_copy(update={"link": "http://news.example/a?id=3"}), feed=FEED, fetched_at=NOW)
+    assert again is not None and again.id == article.id
+
+
+def test_entry_without_usable_link_is_dropped() -> None:
+    assert normalise(make(link="javascript:void(0)", guid="not-a-url"), feed=FEED, fetched_at=NOW) is None
+
+
+def test_shared_link_falls_back_to_guid_identity() -> None:
+    shared = frozenset({"https://news.example/a"})
+    a = normalise(make(guid="g1"), feed=FEED, fetched_at=NOW, shared_links=shared)
+    b = normalise(make(guid="g2"), feed=FEED, fetched_at=NOW, shared_links=shared)
+    assert a is not None and b is not None and a.id != b.id
+
+
+def test_content_html_is_sanitised() -> None:
+    raw = make(content_html='<p onclick="x()">Hi<script>bad()</script><a href="javascript:x">l</a></p>')
+    article = normalise(raw, feed=FEED, fetched_at=NOW)
+    assert article is not None and article.content_html is not None
+    assert "script" not in article.content_html
+    assert "onclick" not in article.content_html
+    assert "javascript" not in article.content_html

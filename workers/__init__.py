@@ -1,0 +1,1 @@
+"""Celery adapter: the app and thin tasks around services.pipeline."""

@@ -1,0 +1,60 @@
+"""The Celery application (Redis broker). Run: ``celery -A workers.celery_app worker``.
+
+Delivery settings: ``acks_late`` + ``task_reject_on_worker_lost`` so a task whose worker
+dies is redelivered (tasks are idempotent: publishing claims identity keys atomically),
+and prefetch 1 so a slow batch never holds others hostage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from config.settings import Settings, get_settings
+from services.core.errors import ConfigError
+
+app = Celery("newswire", include=["workers.tasks"])
+
+
+def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
+    return {
+        "broker_url": redis_url,
+        "result_backend": redis_url,
+        "result_expires": 3600,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": settings.worker.prefetch_multiplier,
+        "worker_concurrency": settings.worker.concurrency,
+        "task_default_queue": settings.worker.queue,
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "enable_utc": True,
+    }
+
+
+def configure(settings: Settings, redis_url: str) -> Celery:
+    """Point the app at `redis_url` (used by the CLI, which may start Redis itself)."""
+    app.conf.update(celery_config(settings, redis_url))
+    return app
+
+
+def _configure_from_env() -> None:
+    settings = get_settings()
+    if settings.redis_url:
+        configure(settings, settings.redis_url)
+
+
+@signals.worker_init.connect
+def _require_broker(**_: Any) -> None:
+    if not get_settings().redis_url:
+        raise ConfigError("a standalone worker needs NEWSWIRE_REDIS_URL (e.g. redis://redis:6379/0)")
+
+
+_configure_from_env()
