@@ -155,7 +155,10 @@ def load_capture(name: str) -> list[Rec]:
     parsed = feedparser.parse(io.BytesIO((CORPUS / "feeds" / name).read_bytes()))
     recs = []
     for n, e in enumerate(parsed.entries):
-        at = datetime(*e.published_parsed[:6], tzinfo=UTC) if e.get("published_parsed") else None
+        at = None
+        if e.get("published_parsed"):
+            y, mo, d, h, mi, sec = e.published_parsed[:6]
+            at = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
         recs.append(_rec(f"{name[16:21]}#{n}", e.title, e.get("summary", ""), e.link, at))
     return recs
 
@@ -191,14 +194,20 @@ def build_pairs(items: list[Rec], cap_a: list[Rec], cap_b: list[Rec]) -> list[Pa
     by_canon = {r.canon: r for r in cap_b}
     for a in cap_a:
         if (b := by_canon.get(a.canon)) is not None:
-            pairs += [Pair("recapture_url", a, b), Pair("recapture_text", _strip_link(a), _strip_link(b))]
+            pairs += [
+                Pair("recapture_url", a, b),
+                Pair("recapture_text", _strip_link(a), _strip_link(b)),
+            ]
     groups: dict[str, list[Rec]] = defaultdict(list)
     for r in items:
         groups[r.canon].append(r)
     for group in groups.values():
         for a, b in itertools.combinations(group, 2):
             if a.item.link != b.item.link:
-                pairs += [Pair("url_variant", a, b), Pair("url_variant_text", _strip_link(a), _strip_link(b))]
+                pairs += [
+                    Pair("url_variant", a, b),
+                    Pair("url_variant_text", _strip_link(a), _strip_link(b)),
+                ]
     by_title: dict[tuple[str, str], list[Rec]] = defaultdict(list)
     for r in items:
         by_title[(r.canon.split("/")[2], r.ctitle)].append(r)
@@ -234,7 +243,9 @@ def _negatives(items: list[Rec], cap_a: list[Rec], cap_b: list[Rec]) -> list[Pai
                 continue
             cat = "reviewed_same_story" if pair_id in reviewed else "lookalike"
             out.append(Pair(cat, a, b))
-    out += [Pair("recapture_lookalike", a, b) for a in cap_a for b in cap_b if _lookalike(a, b, keys)]
+    out += [
+        Pair("recapture_lookalike", a, b) for a in cap_a for b in cap_b if _lookalike(a, b, keys)
+    ]
     series = [r for r in everything if _series(r)]
     out += [
         Pair("series", a, b)
@@ -279,7 +290,9 @@ def report(console: Console, stats: dict[str, list[int]], title: str) -> tuple[f
         p, r, f = _prf(s[0], s[1], s[2])
         table.add_row(cat, str(sum(s)), *map(str, s), f"{p:.3f}", f"{r:.3f}", f"{f:.3f}")
     p, r, f = _prf(total[0], total[1], total[2])
-    table.add_row("ALL", str(sum(total)), *map(str, total), f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", style="bold")
+    table.add_row(
+        "ALL", str(sum(total)), *map(str, total), f"{p:.3f}", f"{r:.3f}", f"{f:.3f}", style="bold"
+    )
     console.print(table)
     return p, r
 
@@ -317,7 +330,9 @@ def main() -> int:
     args = ap.parse_args()
     console = Console()
     if not CORPUS.is_dir():
-        console.print(f"[red]corpus not found at {CORPUS}: clone the shared corpus next to the project")
+        console.print(
+            f"[red]corpus not found at {CORPUS}: clone the shared corpus next to the project"
+        )
         return 2
     items = load_items()
     cap_a, cap_b = (load_capture(n) for n in CAPTURES)
@@ -329,12 +344,18 @@ def main() -> int:
     for cat, rate in sorted(lsh_recall(pairs).items()):
         console.print(f"LSH candidate recall {cat}: {rate:.3f}")
     us, blob = bench(items)
-    console.print(f"signature()+lsh_band_keys(): {us:.0f} µs/article over {len(items)} items; blob {blob:.0f} B")
+    console.print(
+        f"signature()+lsh_band_keys(): {us:.0f} µs/article over {len(items)} items;"
+        f" signature blob {blob:.0f} B"
+    )
     for kind, wanted in (("false negatives", True), ("false positives", False)):
         listed = [(p, d) for p, d in errors if p.positive == wanted][: args.max_errors]
         console.print(f"\n[bold]{kind}[/bold] ({sum(p.positive == wanted for p, _ in errors)}):")
         for p, d in listed:
-            console.print(f"  [{p.category}] {d} | {p.a.id} {p.a.item.title!r} | {p.b.id} {p.b.item.title!r}", markup=False)
+            console.print(
+                f"  [{p.category}] {d} | {p.a.id} {p.a.item.title!r} | {p.b.id} {p.b.item.title!r}",
+                markup=False,
+            )
     ok = precision >= args.min_precision and recall >= args.min_recall
     console.print(f"\nprecision {precision:.3f} recall {recall:.3f}: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

@@ -176,3 +176,7 @@ def fetch(url: str) -> None:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

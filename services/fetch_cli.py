@@ -41,6 +41,7 @@ def fetch_and_print(settings: Settings, url: str) -> int:
             feed_url=result.url,
             fetched_at=datetime.now(UTC),
             max_entries=settings.poller.max_entries_per_feed,
+            content_type=result.headers.get("content-type"),
         )
     except (FetchRefused, ParseError) as exc:
         print(f"refused: {exc}" if isinstance(exc, FetchRefused) else f"error: {exc}", file=sys.stderr)

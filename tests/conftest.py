@@ -57,3 +57,45 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+class CeleryWorker:
+    """A real `celery worker` subprocess on its own redis-server."""
+
+    def __init__(self, redis_url: str, log_path: Path) -> None:
+        import subprocess
+        import sys
+
+        env = {**os.environ, "NEWSWIRE_REDIS_URL": redis_url, "NEWSWIRE_LOG_FORMAT": "json"}
+        self.redis_url = redis_url
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+             "--concurrency", "1", "--queues", "newswire", "--loglevel", "INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except Exception:
+            self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def celery_worker_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+    from config.settings import load_settings
+    from workers.celery_app import configure
+
+    tmp = tmp_path_factory.mktemp("worker")
+    server = EmbeddedRedis(tmp / "redis", persist=False)
+    server.start()
+    configure(load_settings(), server.url)
+    worker = CeleryWorker(server.url, tmp / "worker.log")
+    yield worker
+    worker.stop()
+    server.stop()

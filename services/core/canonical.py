@@ -7,6 +7,7 @@ removed, the remaining query is sorted, and AMP / Google redirect wrappers are u
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -82,10 +83,8 @@ def _unwrap(url: str) -> str:
 
 def _canonical_host(hostname: str) -> str:
     host = hostname.lower().rstrip(".")
-    try:
+    with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        pass
     host = _HOST_PREFIX.sub("", host)
     return _HOST_ALIASES.get(host, host)
 

@@ -12,6 +12,7 @@ and a topic is assigned when its score reaches the topic's threshold.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -100,7 +101,12 @@ class _Doc:
     body_text: str
 
     def where(self, term: str) -> list[FieldName]:
-        return [f for f, m in (("title", self.title), ("body", self.body)) if term in m]
+        out: list[FieldName] = []
+        if term in self.title:
+            out.append("title")
+        if term in self.body:
+            out.append("body")
+        return out
 
     def anywhere(self, term: str) -> bool:
         return term in self.title or term in self.body
@@ -139,11 +145,11 @@ def _score_terms(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
                 )
             )
     for rx in topic.rules.regex:
-        fields: list[FieldName] = [
-            f
-            for f, text in (("title", doc.title_text), ("body", doc.body_text))
-            if re.search(rx.pattern, text, re.IGNORECASE)
-        ]
+        fields: list[FieldName] = []
+        if re.search(rx.pattern, doc.title_text, re.IGNORECASE):
+            fields.append("title")
+        if re.search(rx.pattern, doc.body_text, re.IGNORECASE):
+            fields.append("body")
         mult, where = _field_weight(topic, fields, rx.field)
         if mult:
             res.points += rx.weight * mult
@@ -163,7 +169,7 @@ def _score_groups(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
             res.points += weight
             value = f"{group.name}: " + " AND ".join(h for h in hits if h)
             where: FieldName = "title" if in_title else "both"
-            res.evidence.append(Evidence(kind="phrase", value=value, field=where, weight=weight))
+            res.evidence.append(Evidence(kind="and", value=value, field=where, weight=weight))
     for near in topic.rules.near:
         hit = _near_hit(near.a, near.b, near.n, doc)
         if hit:
@@ -200,8 +206,8 @@ def _apply_exclusions(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
         res.points -= ex.weight
         res.evidence.append(
             Evidence(
-                kind="term",
-                value=f"NOT {ex.term}" + (" (veto)" if ex.veto else ""),
+                kind="exclusion",
+                value=ex.term + (" (veto)" if ex.veto else ""),
                 field=_field_literal(fields[0] if len(fields) == 1 else "both"),
                 weight=-ex.weight,
             )
@@ -234,16 +240,74 @@ def _topic_terms(topic: TopicDef) -> set[str]:
 
 
 _STOP = frozenset(
-    "a an the of to in on for and or but is are was were be been by at as with from that this it "
-    "its into has have had will would can could said says after over not no he she they their his "
-    "her we you i our new more than about who which what when s".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "by",
+        "at",
+        "as",
+        "with",
+        "from",
+        "that",
+        "this",
+        "it",
+        "its",
+        "into",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "said",
+        "says",
+        "after",
+        "over",
+        "not",
+        "no",
+        "he",
+        "she",
+        "they",
+        "their",
+        "his",
+        "her",
+        "we",
+        "you",
+        "i",
+        "our",
+        "new",
+        "more",
+        "than",
+        "about",
+        "who",
+        "which",
+        "what",
+        "when",
+        "s",
+    ]
 )
 
 
 def _features(text: str) -> dict[str, float]:
     toks = [t for t in tokenize(text) if t not in _STOP and not t.isdigit()]
     counts: dict[str, float] = {}
-    for gram in toks + [f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False)]:
+    for gram in toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]:
         counts[gram] = counts.get(gram, 0.0) + 1.0
     return {g: 1.0 + math.log(c) for g, c in counts.items()}
 

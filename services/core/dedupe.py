@@ -10,6 +10,7 @@ through MinHash LSH band keys and confirmed by :func:`decide` on two compact
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import struct
 from collections import Counter
@@ -53,14 +54,55 @@ _MEDIA_PREFIX = re.compile(r"^(?:watch|video|audio|listen|live)\s*:\s*", re.IGNO
 _SERIES = re.compile(
     r"week in pictures|in pictures|pictures of the (?:day|week)|news (?:daily|briefing)"
     r"|your (?:guide|morning|evening)|what we know|\bday \w+\b|live updates?|\blive\b"
-    r"|\bbriefing\b|quiz|\brelive\b|\bbest\b.*\bdeals\b|\bv\b|\bvs\.?\b|\d+\s*-\s*\d+\b|five things|the week",
+    r"|\bbriefing\b|quiz|\brelive\b|\bbest\b.*\bdeals\b|\bv\b|\bvs\.?\b|\d+\s*-\s*\d+\b"
+    r"|five things|the week",
     re.IGNORECASE,
 )
 _NUMBER_WORDS = frozenset(
-    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen
-    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty hundred thousand
-    first second third fourth fifth sixth seventh eighth ninth tenth monday tuesday wednesday
-    thursday friday saturday sunday""".split()
+    [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "hundred",
+        "thousand",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
 )
 _CAPITAL = re.compile(r"\b[A-Z][\w'\u2019-]+")
 
@@ -126,8 +168,8 @@ class Signature:
     def from_bytes(cls, blob: bytes) -> Signature:
         if len(blob) < _HEADER.size or blob[0] != _BLOB_VERSION:
             raise ValueError("not a dedupe signature blob (wrong version or truncated)")
-        _, series, n_sh, title_key, url, content, pub, n_tb, n_tw, n_tn, n_en = (
-            _HEADER.unpack_from(blob)
+        _, series, n_sh, title_key, url, content, pub, n_tb, n_tw, n_tn, n_en = _HEADER.unpack_from(
+            blob
         )
         tbands = struct.unpack_from(f"<{n_tb}I", blob, _HEADER.size)
         offset = _HEADER.size + 4 * n_tb
@@ -201,9 +243,7 @@ def untrustworthy_guids(guids: Sequence[str | None], links: Sequence[str | None]
     for guid, link in zip(guids, links, strict=False):
         if guid:
             seen.setdefault(guid, set()).add(canonicalize_url(link) if link else None)
-    return frozenset(
-        g for g, ls in seen.items() if counts[g] > 1 and (len(ls) > 1 or ls == {None})
-    )
+    return frozenset(g for g, ls in seen.items() if counts[g] > 1 and (len(ls) > 1 or ls == {None}))
 
 
 def shared_links(
@@ -228,8 +268,8 @@ def shared_links(
 
 def _shingles(title: str, body: str) -> set[bytes]:
     """Word 2-shingles of cleaned title + body plus its content words (short texts)."""
-    toks = words(title) + ["|"] + words(body)
-    grams = {f"{a} {b}" for a, b in zip(toks, toks[1:], strict=False) if "|" not in (a, b)}
+    toks = [*words(title), "|", *words(body)]
+    grams = {f"{a} {b}" for a, b in itertools.pairwise(toks) if "|" not in (a, b)}
     grams |= set(content_words(title + " " + body))
     return {g.encode("utf-8") for g in grams}
 
@@ -241,14 +281,47 @@ def _entities(title: str, text: str) -> set[str]:
     sources = [text] if title_words and caps / len(title_words) > 0.6 else [text, title]
     found: set[str] = set()
     for source in sources:
-        found |= {w.lower().replace("\u2019", "'").removesuffix("'s") for w in _CAPITAL.findall(source)}
+        found |= {
+            w.lower().replace("\u2019", "'").removesuffix("'s") for w in _CAPITAL.findall(source)
+        }
         found |= set(re.findall(r"\b\d[\d,.]*\b", source))
     return {w for w in found if w not in _STOP_ENTITIES and len(w) > 1}
 
 
 _STOP_ENTITIES = frozenset(words(" ".join(sorted(_NUMBER_WORDS)))) | frozenset(
-    "the a an in on at as he she it they we i but and this that there these his her its our"
-    " what how why when who after more new".split()
+    [
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "as",
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "i",
+        "but",
+        "and",
+        "this",
+        "that",
+        "there",
+        "these",
+        "his",
+        "her",
+        "its",
+        "our",
+        "what",
+        "how",
+        "why",
+        "when",
+        "who",
+        "after",
+        "more",
+        "new",
+    ]
 )
 
 
@@ -344,7 +417,7 @@ def _hours_apart(a: Signature, b: Signature) -> float | None:
     return abs(a.published - b.published) / 60 if a.published and b.published else None
 
 
-def decide(a: Signature, b: Signature) -> DedupeDecision:
+def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
     """The worker's decision for a candidate pair (see module docstring for the layers)."""
     if a.url and a.url == b.url:
         return DedupeDecision(duplicate=True, score=1.0, method="url")

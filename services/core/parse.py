@@ -22,12 +22,26 @@ from services.core.xmlguard import neutralise_doctype, sniff_format
 MAX_FIELD_CHARS = 100_000
 
 
-def parse_feed(body: bytes, *, max_entries: int = 1000) -> ParsedFeed:
-    """Parse one feed document; raise ParseError when it is not a feed at all."""
+def parse_feed(
+    body: bytes,
+    *,
+    max_entries: int = 1000,
+    base_url: str | None = None,
+    content_type: str | None = None,
+) -> ParsedFeed:
+    """Parse one feed document; raise ParseError when it is not a feed at all.
+
+    `base_url` (the URL fetched) resolves relative links; `content_type` (the response
+    header) gives feedparser the declared charset.
+    """
     if sniff_format(body) == "json":
         parsed = parse_jsonfeed(body)
         return parsed.model_copy(update={"entries": parsed.entries[:max_entries]})
-    result = feedparser.parse(io.BytesIO(neutralise_doctype(body)), sanitize_html=True)
+    headers = {"content-location": base_url or "", "content-type": content_type or ""}
+    headers = {k: v for k, v in headers.items() if v}
+    result = feedparser.parse(
+        io.BytesIO(neutralise_doctype(body)), sanitize_html=True, response_headers=headers
+    )
     entries = tuple(_entry(e) for e in result.entries[:max_entries])
     problem = _problem(result)
     if not entries and not result.feed.get("title") and problem:

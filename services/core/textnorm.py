@@ -17,11 +17,95 @@ _BOILERPLATE = re.compile(
 )
 
 STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have he her
-    his how i if in into is it its me more my new no not now of on or our out over says said
-    she so than that the their them there these they this to up us was we were what when where
-    which who why will with would you your after about after all also amid before just
-    latest live news video watch""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "more",
+        "my",
+        "new",
+        "no",
+        "not",
+        "now",
+        "of",
+        "on",
+        "or",
+        "our",
+        "out",
+        "over",
+        "says",
+        "said",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "up",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "after",
+        "about",
+        "after",
+        "all",
+        "also",
+        "amid",
+        "before",
+        "just",
+        "latest",
+        "live",
+        "news",
+        "video",
+        "watch",
+    ]
 )
 
 
@@ -43,9 +127,5 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     """Word tokens minus stopwords and possessive endings."""
-    out = []
-    for w in words(text):
-        w = w.removesuffix("'s")
-        if w not in STOPWORDS:
-            out.append(w)
-    return out
+    stripped = (w.removesuffix("'s") for w in words(text))
+    return [w for w in stripped if w not in STOPWORDS]

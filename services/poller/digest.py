@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urljoin
 
 from services.core.canonical import canonicalize_url
 from services.core.models import Article, FeedRef, ParsedFeed, RawEntry
@@ -26,12 +27,18 @@ class Digest:
 
 
 def digest(
-    body: bytes, *, feed_id: str, feed_url: str, fetched_at: datetime, max_entries: int
+    body: bytes,
+    *,
+    feed_id: str,
+    feed_url: str,
+    fetched_at: datetime,
+    max_entries: int,
+    content_type: str | None = None,
 ) -> Digest:
     """Parse `body` and normalise its entries; raises ParseError for a non-feed."""
-    parsed = parse_feed(body, max_entries=max_entries)
+    parsed = parse_feed(body, max_entries=max_entries, base_url=feed_url, content_type=content_type)
     ref = FeedRef(id=feed_id, url=feed_url, title=parsed.title)
-    base = parsed.link or feed_url
+    base = urljoin(feed_url, parsed.link) if parsed.link else feed_url
     entries = _trustworthy_guids(parsed.entries)
     shared = _shared_links(entries, base)
     articles = []

@@ -113,7 +113,7 @@ class Poller:
         if result.not_modified or result.body is None or body_hash == state.body_hash:
             self._remember(state, result, body_hash)
             return FeedOutcome(feed, "unchanged", http_status=result.status)
-        parsed = await self._digest(result.body, feed)
+        parsed = await self._digest(result.body, feed, result.headers.get("content-type"))
         fresh = self._fresh(parsed.articles)
         for start in range(0, len(fresh), self.config.batch_size):
             self.handles.append(self.enqueue(fresh[start : start + self.config.batch_size]))
@@ -128,12 +128,13 @@ class Poller:
             problem=parsed.problem,
         )
 
-    async def _digest(self, body: bytes, feed: FeedSource) -> Digest:
+    async def _digest(self, body: bytes, feed: FeedSource, content_type: str | None) -> Digest:
         call = partial(
             digest,
             body,
             feed_id=feed.id,
             feed_url=feed.url,
+            content_type=content_type,
             fetched_at=datetime.now(UTC),
             max_entries=self.config.max_entries,
         )

@@ -106,8 +106,14 @@ def test_labels_carry_rule_and_model_evidence(default: Classifier) -> None:
 @pytest.mark.parametrize(
     ("title", "text"),
     [
-        ("Back to Arkham Asylum", "Our podcast crew replays the classic game and its asylum levels."),
-        ("Villagers evacuated as volcano erupts", "Thousands fled ash clouds; evacuation centres open."),
+        (
+            "Back to Arkham Asylum",
+            "Our podcast crew replays the classic game and its asylum levels.",
+        ),
+        (
+            "Villagers evacuated as volcano erupts",
+            "Thousands fled ash clouds; evacuation centres open.",
+        ),
         ("Wildfire forces evacuations", "Residents fled their homes as flames spread."),
         ("Floods displace thousands", "Heavy rain left families homeless and evacuated."),
     ],
@@ -119,14 +125,22 @@ def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> 
 @pytest.mark.parametrize(
     ("title", "text"),
     [
-        ("AUKUS pact angers France", "Australia, the UK and the US agreed a submarine deal; "
-         "diplomats held talks in Paris."),
-        ("Lavrov says Ukraine talks stalled", "Russia's foreign minister met his counterpart "
-         "for negotiations on a ceasefire."),
-        ("Taliban order women to cover faces", "A new decree from the Taliban's supreme leader "
-         "bans women from parks and gyms."),
-        ("Taliban fighters seize provincial capital", "The offensive continued as government "
-         "troops retreated."),
+        (
+            "AUKUS pact angers France",
+            "Australia, the UK and the US agreed a submarine deal; diplomats held talks in Paris.",
+        ),
+        (
+            "Lavrov says Ukraine talks stalled",
+            "Russia's foreign minister met his counterpart for negotiations on a ceasefire.",
+        ),
+        (
+            "Taliban order women to cover faces",
+            "A new decree from the Taliban's supreme leader bans women from parks and gyms.",
+        ),
+        (
+            "Taliban fighters seize provincial capital",
+            "The offensive continued as government troops retreated.",
+        ),
     ],
 )
 def test_diplomacy_hard_negatives(default: Classifier, title: str, text: str) -> None:

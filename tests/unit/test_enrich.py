@@ -39,7 +39,9 @@ def test_titles_and_speech_cues_find_unknown_people() -> None:
 
 
 def test_bare_surname_links_to_full_name_and_orgs() -> None:
-    ents = extract_entities("Lavrov and Peskov both declined. The Home Ministry and the UN replied.")
+    ents = extract_entities(
+        "Lavrov and Peskov both declined. The Home Ministry and the UN replied."
+    )
     assert ents.persons == ("Sergey Lavrov", "Dmitry Peskov")
     assert {"Home Ministry", "United Nations"} <= set(ents.organizations)
 

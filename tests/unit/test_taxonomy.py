@@ -16,7 +16,9 @@ EXAMPLES = """
 """
 
 
-def _topic(slug: str = "demo", rules: str = "terms: [{term: refugee*, weight: 2}]", **kw: str) -> str:
+def _topic(
+    slug: str = "demo", rules: str = "terms: [{term: refugee*, weight: 2}]", **kw: str
+) -> str:
     threshold = kw.get("threshold", "0.5")
     return f"""
   - slug: {slug}

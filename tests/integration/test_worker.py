@@ -1,0 +1,55 @@
+"""A real Celery worker process on a real redis-server (no eager mode)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from services.core.models import ArticleEvent, FeedRef, RawEntry
+from services.core.normalise import normalise
+from tests.conftest import CeleryWorker
+from workers.tasks import process_batch
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
+NOW = datetime(2021, 9, 13, tzinfo=UTC)
+
+
+def payload(n: int, prefix: str) -> list[dict[str, object]]:
+    feed = FeedRef(id="f_w", url="https://w.example/rss")
+    items = []
+    for i in range(n):
+        raw = RawEntry(
+            link=f"https://w.example/{prefix}/{i}",
+            title=f"Afghan refugees reach camp {prefix} {i}",
+            summary_html="UNHCR says families fleeing the Taliban are seeking asylum in Pakistan.",
+        )
+        article = normalise(raw, feed=feed, fetched_at=NOW)
+        assert article is not None
+        items.append(article.model_dump(mode="json"))
+    return items
+
+
+def test_batch_is_published_and_a_redelivered_batch_adds_nothing(celery_worker_proc: CeleryWorker) -> None:
+    client = redis.Redis.from_url(celery_worker_proc.redis_url)
+    batch = payload(5, "redeliver")
+    first = process_batch.apply_async(args=[batch]).get(timeout=120)
+    assert first["published"] == 5
+    assert first["topics"].get("refugees") == 5
+    before = client.xlen("newswire:articles")
+    second = process_batch.apply_async(args=[batch]).get(timeout=60)
+    third = process_batch.apply_async(args=[batch[:2] + payload(1, "fresh")]).get(timeout=60)
+    assert second["published"] == 0 and second["replayed"] == 5
+    assert third["published"] == 1
+    assert client.xlen("newswire:articles") == before + 1
+    fields = client.xrevrange("newswire:topic:refugees", count=1)[0][1]
+    assert ArticleEvent.model_validate_json(fields[b"data"]).topics[0].slug == "refugees"
+
+
+def test_malformed_payload_goes_to_the_dlq(celery_worker_proc: CeleryWorker) -> None:
+    client = redis.Redis.from_url(celery_worker_proc.redis_url)
+    result = process_batch.apply_async(args=[[{"title": "no id, no url"}]]).get(timeout=60)
+    assert result["rejected"] == 1
+    (_, fields), = client.xrevrange("newswire:dlq", count=1)
+    assert b"invalid article payload" in fields[b"error"]

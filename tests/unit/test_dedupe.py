@@ -1,0 +1,155 @@
+"""Dedupe decisions on handwritten cases: identity layers, updates and near-duplicates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from services.core.dedupe import (
+    DedupeItem,
+    Signature,
+    clean_title,
+    compare,
+    content_hash,
+    identity_keys,
+    is_material_change,
+    lsh_band_keys,
+    shared_links,
+    signature,
+    untrustworthy_guids,
+)
+
+T0 = datetime(2021, 9, 20, 8, 0, tzinfo=UTC)
+STORY = (
+    "Boris Johnson says market forces should be very swift in resolving issues caused by "
+    "recent gas price rises, as ministers consider emergency loans for energy firms in Britain."
+)
+
+
+def test_clean_title_strips_outlet_suffix_and_case() -> None:
+    assert clean_title("Gas price rise:  Loans  - BBC News") == "gas price rise: loans"
+    assert clean_title("Gas price rise: Loans | CNN") == "gas price rise: loans"
+    assert clean_title("Watch: Gas price rise") == "gas price rise"
+
+
+def test_content_hash_ignores_cosmetics_only() -> None:
+    base = content_hash("Gas price rise", STORY)
+    assert content_hash("Gas  price rise - BBC News", STORY.upper()) == base
+    assert content_hash("Gas price rise", STORY.replace("swift", "slow")) != base
+
+
+def test_material_vs_cosmetic_change() -> None:
+    assert not is_material_change(
+        "Gas price rise", STORY, "Gas price rise - BBC News", f" {STORY} "
+    )
+    assert is_material_change("Gas price rise", STORY, "Gas price rise: loans agreed", STORY)
+    assert is_material_change("Gas price rise", STORY, "Gas price rise", STORY + " More follows.")
+
+
+def test_identity_layers_in_order() -> None:
+    keys = identity_keys("g1", "https://bbc.com/news/1", "abc", feed_id="f_1")
+    assert [k.split(":")[0] for k in keys.keys] == ["guid", "url", "hash"]
+    assert keys.primary.startswith("guid:f_1:")
+    other_feed = identity_keys("g1", "https://bbc.com/news/1", "abc", feed_id="f_2")
+    assert other_feed.primary != keys.primary
+    assert other_feed.keys[1:] == keys.keys[1:]
+
+
+def test_identity_skips_shared_and_root_links() -> None:
+    link = "https://example.com/section"
+    keys = identity_keys(None, link, "abc", feed_id="f", shared_links=frozenset({link}))
+    assert keys.keys == ("hash:abc",)
+    root = identity_keys(None, "https://example.com/", "abc", feed_id="f")
+    assert root.keys == ("hash:abc",)
+
+
+def test_shared_links_and_reused_guids() -> None:
+    home = "https://www.example.com/?utm_source=rss"
+    assert shared_links([home, home, home, "https://example.com/a"]) == {"https://example.com/"}
+    two = ["https://example.com/s", "https://example.com/s"]
+    assert shared_links(two) == frozenset()
+    assert shared_links(two, ["One story", "Another story"]) == {"https://example.com/s"}
+    guids = ["same", "same", "own", None]
+    links = ["https://e.com/1", "https://e.com/2", "https://e.com/3", "https://e.com/4"]
+    assert untrustworthy_guids(guids, links) == {"same"}
+    assert (
+        untrustworthy_guids(["g", "g"], ["https://e.com/1?utm_source=x", "https://e.com/1"])
+        == set()
+    )
+
+
+def _item(title: str, text: str, link: str | None = None, hours: float = 0) -> DedupeItem:
+    return DedupeItem(title=title, text=text, link=link, published_at=T0 + timedelta(hours=hours))
+
+
+def test_compare_url_variants() -> None:
+    a = _item("Gas price rise", STORY, "https://www.bbc.co.uk/news/business-58620167?at_medium=RSS")
+    b = _item("Other title", "", "https://www.bbc.com/news/business-58620167")
+    assert compare(a, b).method == "url"
+    assert compare(a, b).duplicate
+
+
+def test_compare_retitled_copy() -> None:
+    a = _item("Gas price rise: Government considering loans for energy firms", STORY)
+    b = _item("Gas price rise: Government considering loans for energy firms - BBC News",
+              STORY + " Follow us on Twitter.", hours=3)  # fmt: skip
+    d = compare(a, b)
+    assert d.duplicate and d.method == "content_hash"
+    c = _item("Government considers loans for energy firms as gas prices rise", STORY, hours=2)
+    assert compare(a, c).duplicate
+
+
+def test_compare_same_headline_video_page() -> None:
+    a = _item(
+        "Tokyo Olympics: Max Whitlock defends Olympic pommel horse title",
+        "Great Britain's Max Whitlock retains his Olympic pommel horse title with flair.",
+    )
+    b = _item("Tokyo Olympics: Max Whitlock defends Olympic pommel horse title",
+              "Great Britain's Max Whitlock produces a sublime routine to defend his title.",
+              hours=1)  # fmt: skip
+    assert compare(a, b).method == "title"
+
+
+def test_series_titles_with_different_text_are_not_merged() -> None:
+    a = _item("Week in pictures: 31 July - 6 August", "Protests in Paris and wildfires in Greece.")
+    b = _item(
+        "Week in pictures: 7 - 13 August", "Floods in Turkey and the Olympics closing.", hours=168
+    )
+    assert not compare(a, b).duplicate
+    blurb = "A selection of powerful images from all over the globe, taken in the past seven days."
+    c = _item("Week in pictures: 31 July - 6 August", blurb)
+    d = _item("Week in pictures: 7 - 13 August", blurb, hours=168)
+    assert not compare(c, d).duplicate
+    e = _item("Ukraine conflict: your guide, day eight", "Russian forces shell Kharkiv.")
+    f = _item(
+        "Ukraine conflict: your guide, day nine", "Russian forces shell Kharkiv again.", hours=24
+    )
+    assert not compare(e, f).duplicate
+
+
+def test_later_development_is_not_a_duplicate() -> None:
+    a = _item(
+        "Tanya Fear: British actress reported missing in LA",
+        "Tanya Fear, 31, who has appeared in Doctor Who, has not been seen since last week.",
+    )
+    b = _item("Tanya Fear: Missing British actress found safe in LA",
+              "Tanya Fear was reported missing by friends and family last week.",
+              hours=11)  # fmt: skip
+    assert not compare(a, b).duplicate
+
+
+def test_unrelated_items_are_different() -> None:
+    a = _item("Gas price rise: Government considering loans", STORY)
+    b = _item("Emmy Awards 2021: The Crown wins", "The Crown and Ted Lasso sweep major categories.")
+    assert compare(a, b).method == "different"
+
+
+def test_signature_roundtrip_and_band_keys() -> None:
+    sig = signature("Gas price rise: Government considering loans for energy firms", STORY,
+                    canonical_url="https://bbc.com/news/1", published_at=T0)  # fmt: skip
+    blob = sig.to_bytes()
+    assert len(blob) < 300
+    assert Signature.from_bytes(blob) == sig
+    keys = lsh_band_keys(sig)
+    assert len(keys) == 16 + 1 + 4 and all(len(k) <= 10 for k in keys)
+    assert keys == lsh_band_keys(signature("Gas price rise: Government considering loans for "
+                                           "energy firms - BBC News", STORY))  # fmt: skip
