@@ -17,9 +17,21 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from services.core.classify_model import (
+    DEFAULT_WEIGHTS_PATH,
+    STOPWORDS,
+    LinearTopicModel,
+    feature_names,
+    hash_feature,
+    load_weights,
+    rule_feature,
+    topic_fingerprint,
+)
 from services.core.models import Evidence, TopicScore
 from services.core.taxonomy import FieldName, Taxonomy, TopicDef
 
@@ -239,73 +251,8 @@ def _topic_terms(topic: TopicDef) -> set[str]:
     return terms
 
 
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "and",
-        "or",
-        "but",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "by",
-        "at",
-        "as",
-        "with",
-        "from",
-        "that",
-        "this",
-        "it",
-        "its",
-        "into",
-        "has",
-        "have",
-        "had",
-        "will",
-        "would",
-        "can",
-        "could",
-        "said",
-        "says",
-        "after",
-        "over",
-        "not",
-        "no",
-        "he",
-        "she",
-        "they",
-        "their",
-        "his",
-        "her",
-        "we",
-        "you",
-        "i",
-        "our",
-        "new",
-        "more",
-        "than",
-        "about",
-        "who",
-        "which",
-        "what",
-        "when",
-        "s",
-    ]
-)
-
-
 def _features(text: str) -> dict[str, float]:
-    toks = [t for t in tokenize(text) if t not in _STOP and not t.isdigit()]
+    toks = [t for t in tokenize(text) if t not in STOPWORDS and not t.isdigit()]
     counts: dict[str, float] = {}
     for gram in toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)]:
         counts[gram] = counts.get(gram, 0.0) + 1.0
@@ -366,15 +313,35 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
-class Classifier:
-    """Scores articles against every topic of a taxonomy."""
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Rule points of one topic for one article, and whether the gate or a veto fired."""
 
-    def __init__(self, taxonomy: Taxonomy) -> None:
+    points: float
+    gated: bool
+    vetoed: bool
+
+
+class Classifier:
+    """Scores articles against every topic of a taxonomy.
+
+    A topic with a trained model in the weights file (`classifier-weights.json`, written by
+    scripts/train_classifier.py) is scored by that calibrated model, whose inputs are the
+    rule points and hashed word features. Other topics (or every topic when the file is
+    absent or `weights=None`) fall back to rules + a model trained from the examples.
+    """
+
+    def __init__(self, taxonomy: Taxonomy, weights: Path | None = DEFAULT_WEIGHTS_PATH) -> None:
         self.taxonomy = taxonomy
         terms: set[str] = set()
         for topic in taxonomy.topics:
             terms |= _topic_terms(topic)
         self._matcher = TermMatcher(terms)
+        self.weights_meta: dict[str, Any] = {}
+        self._learned: dict[str, LinearTopicModel] = {}
+        if weights is not None and weights.exists():
+            models, self.weights_meta = load_weights(weights)
+            self._learned = {t.slug: models[t.slug] for t in taxonomy.topics if t.slug in models}
         shared_neg = [n for t in taxonomy.topics for n in t.examples.negative]
         self._models = {
             t.slug: TextModel(
@@ -382,38 +349,96 @@ class Classifier:
                 [*t.examples.negative, *(n for n in shared_neg if n not in t.examples.negative)],
             )
             for t in taxonomy.topics
+            if t.slug not in self._learned
         }
 
-    def _doc(self, title: str, text: str) -> _Doc:
-        return _Doc(
-            title=self._matcher.find(tokenize(title)),
-            body=self._matcher.find(tokenize(text)),
+    @property
+    def learned_topics(self) -> tuple[str, ...]:
+        """Slugs scored by a model from the weights file."""
+        return tuple(self._learned)
+
+    @property
+    def stale_topics(self) -> tuple[str, ...]:
+        """Slugs whose rules changed since their weights were trained (retrain advised)."""
+        return tuple(
+            t.slug
+            for t in self.taxonomy.topics
+            if t.slug in self._learned and self._learned[t.slug].fingerprint != topic_fingerprint(t)
+        )
+
+    def _doc(self, title: str, text: str) -> tuple[_Doc, list[str], list[str]]:
+        title_tokens, body_tokens = tokenize(title), tokenize(text)
+        doc = _Doc(
+            title=self._matcher.find(title_tokens),
+            body=self._matcher.find(body_tokens),
             title_text=title,
             body_text=text,
         )
+        return doc, title_tokens, body_tokens
 
-    def _score(self, topic: TopicDef, doc: _Doc, full_text: str) -> TopicScore:
-        rules = score_rules(topic, doc)
+    def rule_outcomes(self, title: str, text: str) -> dict[str, RuleOutcome]:
+        """Rule points per topic (the model's rule input; used by training)."""
+        doc = self._doc(title, text)[0]
+        out = {}
+        for topic in self.taxonomy.topics:
+            res = score_rules(topic, doc)
+            out[topic.slug] = RuleOutcome(res.points, res.gated, res.vetoed)
+        return out
+
+    def _score_fallback(self, topic: TopicDef, res: _RuleResult, full_text: str) -> TopicScore:
         cal = topic.calibration
         logit, top = self._models[topic.slug].logit(full_text)
         logit = max(min(logit, _MODEL_CLIP), -_MODEL_CLIP)
-        if rules.gated:
+        if res.gated:
             logit = min(logit, 0.0)
         contribution = cal.model_weight * logit
-        if rules.vetoed:
+        if res.vetoed:
             score = 0.0
         else:
-            score = _sigmoid((rules.points + contribution - cal.bias) / cal.temperature)
+            score = _sigmoid((res.points + contribution - cal.bias) / cal.temperature)
         feats = ", ".join(f"{g}({c:+.2f})" for g, c in top)
-        model_ev = Evidence(kind="model", value=f"tfidf-logreg: {feats}", weight=contribution)
-        evidence = sorted(rules.evidence, key=lambda e: -abs(e.weight))
+        model_ev = Evidence(kind="model", value=f"example-tfidf: {feats}", weight=contribution)
+        evidence = sorted(res.evidence, key=lambda e: -abs(e.weight))
         return TopicScore(slug=topic.slug, score=round(score, 4), evidence=(*evidence, model_ev))
+
+    def _score_learned(
+        self, model: LinearTopicModel, res: _RuleResult, names: dict[int, str]
+    ) -> TopicScore:
+        evidence = sorted(res.evidence, key=lambda e: -abs(e.weight))
+        if res.vetoed or res.gated:
+            if res.gated:
+                gate = Evidence(kind="exclusion", value="gate: no require_any term", weight=0.0)
+                evidence.append(gate)
+            return TopicScore(slug=model.slug, score=0.0, evidence=tuple(evidence))
+        vector = dict.fromkeys(names, 1.0 / math.sqrt(len(names))) if names else {}
+        z = model.decision(res.points, vector)
+        contrib = [(h, model.weights[h] * v) for h, v in vector.items() if h in model.weights]
+        contrib.sort(key=lambda hc: -abs(hc[1]))
+        rule_part = model.rule_weight * rule_feature(res.points)
+        parts = [f"rules({rule_part:+.2f})"] + [f"{names[h]}({c:+.2f})" for h, c in contrib[:3]]
+        text_part = sum(c for _, c in contrib)
+        model_ev = Evidence(
+            kind="model", value="hashed-logreg: " + ", ".join(parts), weight=round(text_part, 4)
+        )
+        score = round(model.probability(z), 4)
+        return TopicScore(slug=model.slug, score=score, evidence=(*evidence, model_ev))
 
     def score_all(self, title: str, text: str) -> tuple[TopicScore, ...]:
         """Every topic's score with its evidence, in taxonomy order (for evaluation)."""
-        doc = self._doc(title, text)
-        full = f"{title}\n{text}"
-        return tuple(self._score(t, doc, full) for t in self.taxonomy.topics)
+        doc, title_tokens, body_tokens = self._doc(title, text)
+        names: dict[int, str] = {}
+        if self._learned:
+            for name in feature_names(title_tokens, body_tokens):
+                names.setdefault(hash_feature(name), name)
+        out = []
+        for topic in self.taxonomy.topics:
+            res = score_rules(topic, doc)
+            model = self._learned.get(topic.slug)
+            if model is not None:
+                out.append(self._score_learned(model, res, names))
+            else:
+                out.append(self._score_fallback(topic, res, f"{title}\n{text}"))
+        return tuple(out)
 
     def classify(self, title: str, text: str) -> tuple[TopicScore, ...]:
         """Topics whose score reaches their threshold, best first."""

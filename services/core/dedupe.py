@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
-from datasketch import MinHash
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from services.core.canonical import canonicalize_url
@@ -35,9 +35,13 @@ _MAX_SET = 24
 _SEED = 20210920
 _BLOB_VERSION = 1
 _HEADER = struct.Struct("<BBHIQQIBBBB")
-_PERMS = MinHash(num_perm=NUM_PERM, seed=_SEED)
 TITLE_BANDS, TITLE_ROWS = 4, 2  # title-word LSH: P(candidate) 0.83 at title J=0.6, 0.5 at 0.4
-_TITLE_PERMS = _PERMS.permutations[:, : TITLE_BANDS * TITLE_ROWS].copy()
+# MinHash as in datasketch (affine permutations mod the Mersenne prime 2^61-1), written out
+# with numpy because importing datasketch imports redis, which the pure core must not.
+_PRIME = np.uint64((1 << 61) - 1)
+_RNG = np.random.default_rng(_SEED)
+_A = _RNG.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
+_B = _RNG.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
 
 Method = Literal[
     "url", "content_hash", "minhash", "title", "title+text", "series_guard", "different"
@@ -350,14 +354,14 @@ def signature(
     """Fingerprint of one article; the keyword fields let :func:`decide` apply layers 1-2."""
     ctitle = clean_title(title)
     body = _clean_text(title, text)
-    mh = MinHash(num_perm=NUM_PERM, permutations=_PERMS.permutations, scheme=_PERMS.scheme)
     shingles = _shingles(ctitle, body)
-    mh.update_batch(list(shingles))
     series = _SERIES.search(ctitle) is not None
     tw = content_words(ctitle)
     specific = not series and len(tw) >= _MIN_TITLE_WORDS
     return Signature(
-        mins=tuple(int(v) for v in (mh.hashvalues & 0xFFFF)) if shingles else (0,) * NUM_PERM,
+        mins=tuple(int(v) for v in _minhash(shingles, NUM_PERM) & 0xFFFF)
+        if shingles
+        else (0,) * NUM_PERM,
         n_shingles=len(shingles),
         title_key=_h(ctitle, 32) if specific else 0,
         title_bands=_title_bands(tw) if specific else (),
@@ -371,10 +375,22 @@ def signature(
     )
 
 
+def _minhash(shingles: set[bytes], num_perm: int) -> npt.NDArray[np.uint64]:
+    """The ``num_perm`` minimum 32-bit permuted hashes of the shingles (uint64 array)."""
+    hashes = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(x, digest_size=4).digest(), "little") for x in shingles),
+        dtype=np.uint64,
+        count=len(shingles),
+    )
+    permuted = (hashes[:, None] * _A[:num_perm] + _B[:num_perm]) % _PRIME & np.uint64(0xFFFFFFFF)
+    return np.asarray(permuted.min(axis=0), dtype=np.uint64)
+
+
 def _title_bands(title_words: list[str]) -> tuple[int, ...]:
-    mh = MinHash(num_perm=TITLE_BANDS * TITLE_ROWS, permutations=_TITLE_PERMS, scheme=_PERMS.scheme)
-    mh.update_batch([w.encode("utf-8") for w in set(title_words)])
-    rows = mh.hashvalues.reshape(TITLE_BANDS, TITLE_ROWS)
+    if not title_words:
+        return ()
+    values = _minhash({w.encode("utf-8") for w in title_words}, TITLE_BANDS * TITLE_ROWS)
+    rows = values.reshape(TITLE_BANDS, TITLE_ROWS)
     return tuple(_h(f"{int(r[0])}.{int(r[1])}", 32) for r in rows)
 
 

@@ -31,14 +31,15 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse one feed document; raise ParseError when it is not a feed at all.
 
-    `base_url` (the URL fetched) resolves relative links; `content_type` (the response
-    header) gives feedparser the declared charset.
+    `base_url` (the URL fetched) resolves relative links. `content_type` is accepted for
+    the caller's convenience but deliberately NOT given to feedparser: a charset there
+    (e.g. utf-7) would make feedparser decode differently from `neutralise_doctype`.
     """
     if sniff_format(body) == "json":
         parsed = parse_jsonfeed(body)
         return parsed.model_copy(update={"entries": parsed.entries[:max_entries]})
-    headers = {"content-location": base_url or "", "content-type": content_type or ""}
-    headers = {k: v for k, v in headers.items() if v}
+    del content_type
+    headers = {"content-location": base_url} if base_url else {}
     result = feedparser.parse(
         io.BytesIO(neutralise_doctype(body)), sanitize_html=True, response_headers=headers
     )

@@ -106,7 +106,7 @@ def test_compare_same_headline_video_page() -> None:
     b = _item("Tokyo Olympics: Max Whitlock defends Olympic pommel horse title",
               "Great Britain's Max Whitlock produces a sublime routine to defend his title.",
               hours=1)  # fmt: skip
-    assert compare(a, b).method == "title"
+    assert compare(a, b).duplicate
 
 
 def test_series_titles_with_different_text_are_not_merged() -> None:

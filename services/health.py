@@ -1,0 +1,121 @@
+"""A tiny threaded HTTP server for long-running processes: /healthz, /readyz, /metrics.
+
+- ``/healthz``: 200 while the process serves HTTP (liveness).
+- ``/readyz``: 200 when Redis answers PING and the caller's `ready()` says so, else 503
+  with ``{"ready": false, "reason": "..."}``.
+- ``/metrics``: Prometheus exposition of `registry` (multiprocess-aware by default).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from services.metrics import exposition_registry
+
+Readiness = Callable[[], tuple[bool, str]]
+
+
+def _always_ready() -> tuple[bool, str]:
+    return True, "ok"
+
+
+class HealthServer(ThreadingHTTPServer):
+    """The server plus what its handlers need; `stop()` shuts it down."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        ready: Readiness,
+        registry: CollectorRegistry,
+        redis_client: redis.Redis | None,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.ready = ready
+        self.registry = registry
+        self.redis_client = redis_client
+        self._thread = threading.Thread(target=self.serve_forever, name="health", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server_address[0]!s}:{self.port}"
+
+    def start(self) -> HealthServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.redis_client is not None:
+            try:
+                self.redis_client.ping()
+            except redis.RedisError as exc:
+                return False, f"redis unreachable: {type(exc).__name__}: {exc}"
+        try:
+            return self.ready()
+        except Exception as exc:
+            return False, f"readiness check failed: {type(exc).__name__}: {exc}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: HealthServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._json(200, {"alive": True})
+        elif path == "/readyz":
+            ok, reason = self.server.readiness()
+            self._json(200 if ok else 503, {"ready": ok, "reason": reason})
+        elif path == "/metrics":
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            self._send(200, content_type, encoder(self.server.registry))
+        else:
+            self._json(404, {"error": f"no such endpoint {path}; try /healthz, /readyz, /metrics"})
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        self._send(status, "application/json", json.dumps(body).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes are frequent: do not log each request."""
+
+
+def start_health_server(
+    port: int,
+    host: str = "0.0.0.0",  # noqa: S104 - probes come from outside the container
+    ready: Readiness | None = None,
+    registry: CollectorRegistry | None = None,
+    *,
+    redis_client: redis.Redis | None = None,
+) -> HealthServer:
+    """Serve /healthz, /readyz and /metrics on a daemon thread; port 0 picks a free port."""
+    server = HealthServer(
+        (host, port), ready or _always_ready, registry or exposition_registry(), redis_client
+    )
+    return server.start()
