@@ -11,13 +11,14 @@ import orjson
 import redis
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from services.core.errors import ConfigError, EventError, NewswireError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="newswire: news feeds in, events out.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="newswire: news feeds in, events out."
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -40,7 +41,9 @@ def _fail(exc: NewswireError, code: int) -> typer.Exit:
 @app.command()
 def run(
     feeds: Annotated[Path | None, typer.Option(help="Feeds file (YAML).")] = None,
-    once: Annotated[bool, typer.Option(help="Poll every feed once, wait, summarise, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option(help="Poll every feed once, wait, summarise, exit.")
+    ] = False,
 ) -> None:
     """Run pollers and workers (embedded Redis unless NEWSWIRE_REDIS_URL is set)."""
     from services.runner import run as run_service
@@ -89,11 +92,15 @@ def subscribe(
     stream: Annotated[str | None, typer.Option(help="Raw stream name, e.g. duplicates.")] = None,
     group: Annotated[str | None, typer.Option(help="Consumer group (at-least-once, acks).")] = None,
     consumer: Annotated[str | None, typer.Option(help="Consumer name within the group.")] = None,
-    from_start: Annotated[bool, typer.Option("--from-start", help="Replay from the first entry.")] = False,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Replay from the first entry.")
+    ] = False,
     count: Annotated[int | None, typer.Option(min=1, help="Exit after N events.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="json | pretty")] = "pretty",
     block_ms: Annotated[int, typer.Option(help="How long each read blocks (ms).")] = 1000,
-    idle_exit_s: Annotated[float | None, typer.Option(help="Exit after this long with no event.")] = None,
+    idle_exit_s: Annotated[
+        float | None, typer.Option(help="Exit after this long with no event.")
+    ] = None,
 ) -> None:
     """Print events from a stream, one JSON object per line with --format json."""
     from services.subscribe_cli import stream_events
@@ -139,7 +146,9 @@ def _item_text(item: dict[str, Any]) -> tuple[str, str]:
 
 
 @app.command()
-def classify(source: Annotated[str, typer.Argument(help="JSONL file or - for stdin")] = "-") -> None:
+def classify(
+    source: Annotated[str, typer.Argument(help="JSONL file or - for stdin")] = "-",
+) -> None:
     """Classify JSONL items with the workers' code path; one JSON line out per line in."""
     from services.core.classify import Classifier
     from services.core.enrich import enrich

@@ -44,7 +44,9 @@ def fetch_and_print(settings: Settings, url: str) -> int:
             content_type=result.headers.get("content-type"),
         )
     except (FetchRefused, ParseError) as exc:
-        print(f"refused: {exc}" if isinstance(exc, FetchRefused) else f"error: {exc}", file=sys.stderr)
+        print(
+            f"refused: {exc}" if isinstance(exc, FetchRefused) else f"error: {exc}", file=sys.stderr
+        )
         return 2
     except FetchError as exc:
         print(f"error: {exc}", file=sys.stderr)

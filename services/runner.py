@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def _enqueue_for(once: bool) -> Any:
 
     def enqueue(batch: list[Article]) -> Any:
         payload = [a.model_dump(mode="json") for a in batch]
-        return process_batch.apply_async(args=[payload], ignore_result=not once)
+        return process_batch.apply_async(args=(payload,), ignore_result=not once)
 
     return enqueue
 
@@ -167,7 +168,7 @@ async def _once(poller: Poller, feeds: Sequence[FeedSource], wait_timeout_s: flo
         await poller.fetcher.aclose()  # type: ignore[attr-defined]
     loop = asyncio.get_running_loop()
     for handle in poller.handles:
-        report = await loop.run_in_executor(None, lambda h=handle: h.get(timeout=wait_timeout_s))
+        report = await loop.run_in_executor(None, partial(handle.get, timeout=wait_timeout_s))
         summary.add_batch(report)
     return summary
 

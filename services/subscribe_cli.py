@@ -32,15 +32,17 @@ def stream_events(
     shown = 0
     with redis_url_for(settings) as url:
         client = redis.Redis.from_url(url)
-        sub = StreamSubscriber(client, stream, group=group, consumer=consumer, from_start=from_start)
+        sub = StreamSubscriber(
+            client, stream, group=group, consumer=consumer, from_start=from_start
+        )
         last_event = time.monotonic()
         while count is None or shown < count:
             # never take more than is still wanted: unwanted entries would stay pending
             wanted = 100 if count is None else min(100, count - shown)
             deliveries = sub.read_batch(block_ms=block_ms, batch=wanted)
-            if not deliveries and idle_exit_s is not None:
-                if time.monotonic() - last_event > idle_exit_s:
-                    break
+            idle_s = time.monotonic() - last_event
+            if not deliveries and idle_exit_s is not None and idle_s > idle_exit_s:
+                break
             for delivery in deliveries:
                 _show(console, delivery, fmt)
                 sub.ack(delivery)

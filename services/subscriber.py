@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from pydantic import ValidationError
@@ -79,6 +80,7 @@ class StreamSubscriber:
         return [_delivery(self.stream, i, f) for i, f in self._fetch(block_ms, batch)]
 
     def _fetch(self, block_ms: int | None, batch: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        reply: Any
         if self.group is None:
             reply = self.client.xread({self.stream: self._last_id}, count=batch, block=block_ms)
             entries = reply[0][1] if reply else []

@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from services.core.errors import ConfigError
 
@@ -51,10 +52,19 @@ def _configure_from_env() -> None:
         configure(settings, settings.redis_url)
 
 
+@signals.setup_logging.connect
+def _structlog_for_celery(**_: Any) -> None:
+    """Celery's records go through our structlog pipeline (JSON lines in containers)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
 @signals.worker_init.connect
 def _require_broker(**_: Any) -> None:
     if not get_settings().redis_url:
-        raise ConfigError("a standalone worker needs NEWSWIRE_REDIS_URL (e.g. redis://redis:6379/0)")
+        raise ConfigError(
+            "a standalone worker needs NEWSWIRE_REDIS_URL (e.g. redis://redis:6379/0)"
+        )
 
 
 _configure_from_env()

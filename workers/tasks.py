@@ -18,7 +18,7 @@ from workers.context import worker_context
 PROCESS_BATCH = "newswire.process_batch"
 
 
-@app.task(  # type: ignore[misc]
+@app.task(
     name=PROCESS_BATCH,
     bind=True,
     autoretry_for=(PublishError, redis.ConnectionError, redis.TimeoutError),
@@ -27,7 +27,7 @@ PROCESS_BATCH = "newswire.process_batch"
     retry_jitter=True,
     max_retries=10,
 )
-def process_batch(self: Task, articles: list[dict[str, Any]]) -> dict[str, object]:
+def process_batch(self: Task[Any, Any], articles: list[dict[str, Any]]) -> dict[str, object]:
     """Dedupe, classify, enrich and publish one batch of normalised articles."""
     ctx = worker_context()
     try:

@@ -1,14 +1,14 @@
 """The newswire error tree. Every error carries a one-line, actionable message.
 
-    NewswireError
-    ├── ConfigError                 bad settings, feeds or topics file
-    ├── FetchError                  a feed could not be fetched
-    │   ├── TransientFetchError     worth retrying later (timeouts, 5xx, 429, DNS, connect)
-    │   └── PermanentFetchError     retrying will not help as is (4xx, refused by policy)
-    │       └── FetchRefused        blocked by a safety rule (scheme, SSRF, size caps)
-    ├── ParseError                  a document is not a feed at all
-    ├── EventError                  a malformed event on a stream
-    └── PublishError                Redis refused a publish
+NewswireError
+├── ConfigError                 bad settings, feeds or topics file
+├── FetchError                  a feed could not be fetched
+│   ├── TransientFetchError     worth retrying later (timeouts, 5xx, 429, DNS, connect)
+│   └── PermanentFetchError     retrying will not help as is (4xx, refused by policy)
+│       └── FetchRefused        blocked by a safety rule (scheme, SSRF, size caps)
+├── ParseError                  a document is not a feed at all
+├── EventError                  a malformed event on a stream
+└── PublishError                Redis refused a publish
 """
 
 from __future__ import annotations

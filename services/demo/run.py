@@ -43,6 +43,8 @@ def _show_latest(console: Console, url: str, keys: Keys, limit: int = 20) -> Non
         for delivery in sub.read_batch(block_ms=None, batch=limit):
             event = delivery.event()
             topics = ", ".join(f"{t.slug} ({t.score:.2f})" for t in event.topics) or "-"
-            console.print(f"[green]{delivery.type}[/] {event.title}\n    topics: {topics}", highlight=False)
+            console.print(
+                f"[green]{delivery.type}[/] {event.title}\n    topics: {topics}", highlight=False
+            )
     finally:
         client.close()

@@ -14,13 +14,17 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-_TYPES = {".json": "application/feed+json", ".atom": "application/atom+xml", ".rdf": "application/rdf+xml"}
+_TYPES = {
+    ".json": "application/feed+json",
+    ".atom": "application/atom+xml",
+    ".rdf": "application/rdf+xml",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: FeedServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         doc = self.server.documents.get(path)
         self.server.hits += 1
@@ -30,7 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
         etag = '"' + hashlib.sha1(doc, usedforsecurity=False).hexdigest()[:16] + '"'
         modified = email.utils.formatdate(self.server.started, usegmt=True)
         if self.headers.get("If-None-Match") == etag or (
-            "If-None-Match" not in self.headers and self.headers.get("If-Modified-Since") == modified
+            "If-None-Match" not in self.headers
+            and self.headers.get("If-Modified-Since") == modified
         ):
             self.server.not_modified += 1
             self.send_response(304)
@@ -47,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(doc)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
@@ -73,7 +78,9 @@ class FeedServer(ThreadingHTTPServer):
 
     @classmethod
     def from_directory(cls, directory: Path, pattern: str = "*") -> FeedServer:
-        docs = {f"/{p.name}": p.read_bytes() for p in sorted(directory.glob(pattern)) if p.is_file()}
+        docs = {
+            f"/{p.name}": p.read_bytes() for p in sorted(directory.glob(pattern)) if p.is_file()
+        }
         return cls(docs)
 
     def url(self, path: str) -> str:

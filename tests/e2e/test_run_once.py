@@ -36,16 +36,22 @@ def seed_feed(article: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(corpus_feeds: Path, seed_article: str) -> Iterator[FeedServer]:
-    docs = {f"/{p.name}": p.read_bytes() for p in sorted(corpus_feeds.iterdir()) if p.name != "PROVENANCE.md"}
+    docs = {
+        f"/{p.name}": p.read_bytes()
+        for p in sorted(corpus_feeds.iterdir())
+        if p.name != "PROVENANCE.md"
+    }
     docs["/seed.xml"] = seed_feed(seed_article)
     with FeedServer(docs) as srv:
         yield srv
 
 
-def newswire(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def newswire(
+    *args: str, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
 
@@ -65,7 +71,9 @@ def stream_events(client: redis.Redis, key: str) -> list[ArticleEvent]:
     return [ArticleEvent.model_validate_json(f[b"data"]) for _, f in client.xrange(key)]
 
 
-def test_corpus_once_then_unchanged(server: FeedServer, run_env: dict[str, str], tmp_path: Path) -> None:
+def test_corpus_once_then_unchanged(
+    server: FeedServer, run_env: dict[str, str], tmp_path: Path
+) -> None:
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(yaml.safe_dump({"feeds": [{"url": server.url(p)} for p in server.documents]}))
     first = newswire("run", "--once", "--feeds", str(feeds), env=run_env)

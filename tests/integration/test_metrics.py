@@ -191,3 +191,19 @@ def test_multiprocess_children_are_aggregated(tmp_path: Path) -> None:
     assert get("newswire_articles_total", {"result": "duplicate"}) == 2
     assert get("newswire_classifications_total", {"topic": "refugees"}) == 4
     assert get("newswire_stage_duration_seconds_count", {"stage": "classify"}) == 2
+
+
+def test_grafana_dashboard_uses_only_exported_metric_names(redis_url: str) -> None:
+    import json
+    import re
+
+    observe_fetch("ok", None, 200, 10, 0.1, entries=1, new=1)
+    observe_batch(1, 1, {"refugees": 1}, {"publish": 0.01})
+    observe_e2e(0.5)
+    registry = exposition_registry(RedisCollector(lambda: redis.Redis.from_url(redis_url), KEYS))
+    exported = {s.name for family in registry.collect() for s in family.samples}
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "newswire.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for e in exprs for name in re.findall(r"newswire_[a-z_]+", e)}
+    assert len(used) >= 15
+    assert used <= exported, used - exported

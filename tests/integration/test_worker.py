@@ -31,7 +31,9 @@ def payload(n: int, prefix: str) -> list[dict[str, object]]:
     return items
 
 
-def test_batch_is_published_and_a_redelivered_batch_adds_nothing(celery_worker_proc: CeleryWorker) -> None:
+def test_batch_is_published_and_a_redelivered_batch_adds_nothing(
+    celery_worker_proc: CeleryWorker,
+) -> None:
     client = redis.Redis.from_url(celery_worker_proc.redis_url)
     batch = payload(5, "redeliver")
     first = process_batch.apply_async(args=[batch]).get(timeout=120)
@@ -51,5 +53,5 @@ def test_malformed_payload_goes_to_the_dlq(celery_worker_proc: CeleryWorker) -> 
     client = redis.Redis.from_url(celery_worker_proc.redis_url)
     result = process_batch.apply_async(args=[[{"title": "no id, no url"}]]).get(timeout=60)
     assert result["rejected"] == 1
-    (_, fields), = client.xrevrange("newswire:dlq", count=1)
+    ((_, fields),) = client.xrevrange("newswire:dlq", count=1)
     assert b"invalid article payload" in fields[b"error"]

@@ -45,12 +45,17 @@ def test_article_fields_and_stable_id() -> None:
     assert article.canonical_url == "https://news.example/a?id=3"
     assert article.summary == "Some text"
     assert article.published_at is not None and article.published_at.tzinfo is not None
-    again = normalise(raw.model_copy(update={"link": "http://news.example/a?id=3"}), feed=FEED, fetched_at=NOW)
+    again = normalise(
+        raw.model_copy(update={"link": "http://news.example/a?id=3"}), feed=FEED, fetched_at=NOW
+    )
     assert again is not None and again.id == article.id
 
 
 def test_entry_without_usable_link_is_dropped() -> None:
-    assert normalise(make(link="javascript:void(0)", guid="not-a-url"), feed=FEED, fetched_at=NOW) is None
+    assert (
+        normalise(make(link="javascript:void(0)", guid="not-a-url"), feed=FEED, fetched_at=NOW)
+        is None
+    )
 
 
 def test_shared_link_falls_back_to_guid_identity() -> None:
@@ -61,7 +66,9 @@ def test_shared_link_falls_back_to_guid_identity() -> None:
 
 
 def test_content_html_is_sanitised() -> None:
-    raw = make(content_html='<p onclick="x()">Hi<script>bad()</script><a href="javascript:x">l</a></p>')
+    raw = make(
+        content_html='<p onclick="x()">Hi<script>bad()</script><a href="javascript:x">l</a></p>'
+    )
     article = normalise(raw, feed=FEED, fetched_at=NOW)
     assert article is not None and article.content_html is not None
     assert "script" not in article.content_html

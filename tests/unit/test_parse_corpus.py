@@ -27,7 +27,13 @@ def body_of(path: Path) -> bytes:
 @pytest.mark.parametrize("path", DOCS, ids=[p.name for p in DOCS])
 def test_document_parses_or_is_reported(corpus_feeds: Path, path: Path) -> None:
     try:
-        result = digest(body_of(path), feed_id="f", feed_url="https://feed.example/x", fetched_at=NOW, max_entries=1000)
+        result = digest(
+            body_of(path),
+            feed_id="f",
+            feed_url="https://feed.example/x",
+            fetched_at=NOW,
+            max_entries=1000,
+        )
     except ParseError as exc:
         assert str(exc)  # a clear message, never a crash
         return
@@ -41,7 +47,15 @@ def test_corpus_yields_thousands_of_articles(corpus_feeds: Path) -> None:
     total = 0
     for path in DOCS:
         try:
-            total += len(digest(body_of(path), feed_id=path.name, feed_url="https://feed.example/x", fetched_at=NOW, max_entries=1000).articles)
+            total += len(
+                digest(
+                    body_of(path),
+                    feed_id=path.name,
+                    feed_url="https://feed.example/x",
+                    fetched_at=NOW,
+                    max_entries=1000,
+                ).articles
+            )
         except ParseError:
             continue
     assert total >= 1500

@@ -12,8 +12,26 @@ def test_committed_schema_is_current() -> None:
 def test_schema_has_the_contract_fields() -> None:
     schema = event_json_schema()
     required = set(schema["required"])
-    for name in ("id", "url", "canonical_url", "title", "summary", "fetched_at", "feed", "story", "content_hash"):
+    for name in (
+        "id",
+        "url",
+        "canonical_url",
+        "title",
+        "summary",
+        "fetched_at",
+        "feed",
+        "story",
+        "content_hash",
+    ):
         assert name in required
-    for name in ("topics", "entities", "language", "authors", "published_at", "updated_at", "content_html"):
+    for name in (
+        "topics",
+        "entities",
+        "language",
+        "authors",
+        "published_at",
+        "updated_at",
+        "content_html",
+    ):
         assert name in schema["properties"]
     json.dumps(schema)
