@@ -45,6 +45,14 @@ class WorkerSettings(BaseModel):
     queue: str = "newswire"
 
 
+class ObservabilitySettings(BaseModel):
+    """Ports of the /healthz, /readyz and /metrics endpoints; 0 = a free port, -1 = off."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - probes and scrapes come from outside the container
+    poller_port: int = Field(9101, ge=-1, le=65535)
+    worker_port: int = Field(9102, ge=-1, le=65535)
+
+
 class StreamSettings(BaseModel):
     maxlen_articles: int = Field(1_000_000, ge=100)
     maxlen_topic: int = Field(200_000, ge=100)
@@ -83,6 +91,7 @@ class Settings(BaseSettings):
     poller: PollerSettings = PollerSettings()
     worker: WorkerSettings = WorkerSettings()
     streams: StreamSettings = StreamSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     def stream_key(self, name: str) -> str:
         return f"{self.stream_prefix}:{name}"

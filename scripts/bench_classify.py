@@ -24,9 +24,12 @@ SHARED = ROOT.parent / "shared"
 def main() -> int:
     t0 = time.perf_counter()
     clf = Classifier(load_taxonomy(DEFAULT_TAXONOMY_PATH))
-    print(f"Classifier construction (incl. training): {(time.perf_counter() - t0) * 1e3:.1f} ms")
-    items = [json.loads(x) for x in (SHARED / "corpus/news-items/items.jsonl").open()][:600]
-    docs = [(i["title"], i["description"]) for i in items]
+    print(f"Classifier construction: {(time.perf_counter() - t0) * 1e3:.1f} ms")
+    print(f"learned (weights file) topics: {clf.learned_topics}")
+    corpus = SHARED / "corpus/news-items"
+    dev = {json.loads(x)["id"] for x in (corpus / "dev-labels.jsonl").open()}
+    items = [json.loads(x) for x in (corpus / "items.jsonl").open()]
+    docs = [(i["title"], i["description"]) for i in items if i["id"] in dev]  # DEV items only
     seed = (SHARED / "seed-article.txt").read_text(encoding="utf-8")
     for _ in range(2):  # warm-up: language model load, token caches
         for title, text in docs[:50]:

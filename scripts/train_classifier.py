@@ -109,15 +109,17 @@ def group_ids(items: Sequence[dict[str, str]], jaccard: float = 0.6) -> list[int
     for i in range(len(items)):
         for j in range(i + 1, len(items)):
             union = len(toks[i] | toks[j]) or 1
-            same_desc = bool(items[i]["description"]) and items[i]["description"] == items[j][
-                "description"
-            ]
+            same_desc = (
+                bool(items[i]["description"]) and items[i]["description"] == items[j]["description"]
+            )
             if same_desc or len(toks[i] & toks[j]) / union >= jaccard:
                 parent[find(i)] = find(j)
     return [find(i) for i in range(len(items))]
 
 
-def fold_of_groups(groups: Sequence[int], positive: Sequence[bool], k: int, seed: int) -> dict[int, int]:
+def fold_of_groups(
+    groups: Sequence[int], positive: Sequence[bool], k: int, seed: int
+) -> dict[int, int]:
     """Assign groups to k folds, spreading groups with positives evenly."""
     rng = random.Random(seed)
     has_pos: dict[int, bool] = {}
@@ -127,7 +129,9 @@ def fold_of_groups(groups: Sequence[int], positive: Sequence[bool], k: int, seed
     return {g: i % k for i, g in enumerate(order)}
 
 
-def _row(clf: Classifier, slug: str, title: str, text: str, label: bool, group: int, line: int) -> Row | None:
+def _row(
+    clf: Classifier, slug: str, title: str, text: str, label: bool, group: int, line: int
+) -> Row | None:
     outcome = clf.rule_outcomes(title, text)[slug]
     if outcome.gated or outcome.vetoed:
         return None  # scored 0 by the classifier whatever the model says
@@ -136,7 +140,9 @@ def _row(clf: Classifier, slug: str, title: str, text: str, label: bool, group: 
     return Row(feats, len(feats), rule_feature(outcome.points), label, group, line)
 
 
-def build_rows(clf: Classifier, taxonomy: Taxonomy, slug: str, dev: list[Any], groups: list[int]) -> tuple[list[Row], list[Row], list[tuple[int, bool]]]:
+def build_rows(
+    clf: Classifier, taxonomy: Taxonomy, slug: str, dev: list[Any], groups: list[int]
+) -> tuple[list[Row], list[Row], list[tuple[int, bool]]]:
     """(DEV rows, example rows, forced-negative DEV items as (line, gold))."""
     topic = taxonomy.get(slug)
     rows, forced = [], []
@@ -150,7 +156,9 @@ def build_rows(clf: Classifier, taxonomy: Taxonomy, slug: str, dev: list[Any], g
         else:
             rows.append(row)
     shared_neg = {n for t in taxonomy.topics for n in t.examples.negative}
-    examples = [(t, True) for t in topic.examples.positive] + [(t, False) for t in sorted(shared_neg)]
+    examples = [(t, True) for t in topic.examples.positive] + [
+        (t, False) for t in sorted(shared_neg)
+    ]
     ex_rows = [r for t, y in examples if (r := _row(clf, slug, "", t, y, -1, 0)) is not None]
     return rows, ex_rows, forced
 
@@ -196,7 +204,9 @@ def decision(model: LinearTopicModel, row: Row) -> float:
     return model.bias + model.rule_weight * row.rule + float(text)
 
 
-def fit_calibrated(slug: str, rows: Sequence[Row], ex_rows: Sequence[Row], params: Params, seed: int = 8) -> tuple[LinearTopicModel, FloatArray, FloatArray]:
+def fit_calibrated(
+    slug: str, rows: Sequence[Row], ex_rows: Sequence[Row], params: Params, seed: int = 8
+) -> tuple[LinearTopicModel, FloatArray, FloatArray]:
     """Final model on all rows, Platt fitted on inner out-of-fold decision values."""
     folds = fold_of_groups([r.group for r in rows], [r.label for r in rows], params.folds, seed)
     z = np.zeros(len(rows))
@@ -234,7 +244,9 @@ def _extension(line: int) -> str:
     return next(name for name, lo, hi in EXTENSIONS if lo <= line <= hi)
 
 
-def oof_probabilities(slug: str, rows: list[Row], ex_rows: list[Row], params: Params, seed: int) -> list[tuple[Row, float]]:
+def oof_probabilities(
+    slug: str, rows: list[Row], ex_rows: list[Row], params: Params, seed: int
+) -> list[tuple[Row, float]]:
     """Nested grouped CV: outer folds score, inner folds calibrate."""
     folds = fold_of_groups([r.group for r in rows], [r.label for r in rows], params.folds, seed)
     out = []
@@ -245,7 +257,9 @@ def oof_probabilities(slug: str, rows: list[Row], ex_rows: list[Row], params: Pa
     return out
 
 
-def score_at(probs: list[tuple[Row, float]], forced: list[tuple[int, bool]], threshold: float) -> dict[str, Score]:
+def score_at(
+    probs: list[tuple[Row, float]], forced: list[tuple[int, bool]], threshold: float
+) -> dict[str, Score]:
     """P/R/F1 counts per extension; gated or vetoed items count as predicted negative."""
     out: dict[str, Score] = {"all": Score()}
     pairs = [(r.line, r.label, p >= threshold) for r, p in probs]
@@ -256,7 +270,9 @@ def score_at(probs: list[tuple[Row, float]], forced: list[tuple[int, bool]], thr
     return out
 
 
-def report_cv(taxonomy: Taxonomy, params: Params, seeds: Sequence[int], label: str) -> dict[str, Any]:
+def report_cv(
+    taxonomy: Taxonomy, params: Params, seeds: Sequence[int], label: str
+) -> dict[str, Any]:
     """Print and return repeated nested grouped CV results per topic."""
     clf = Classifier(taxonomy, weights=None)
     dev = load_dev()
@@ -271,11 +287,13 @@ def report_cv(taxonomy: Taxonomy, params: Params, seeds: Sequence[int], label: s
             probs = oof_probabilities(slug, rows, ex_rows, params, seed)
             res = score_at(probs, forced, threshold)
             p, r, f = res["all"].prf()
-            alt = ", ".join(f"{t}: {score_at(probs, forced, t)['all'].prf()[2]:.3f}" for t in THRESHOLDS)
+            alt = ", ".join(
+                f"{t}: {score_at(probs, forced, t)['all'].prf()[2]:.3f}" for t in THRESHOLDS
+            )
             print(f"  {slug:18s} seed {seed}: F1 at other thresholds {alt}")
             f1s.append(f)
             ext = "; ".join(
-                f"{name}: F1 {res[name].prf()[2]:.3f} ({res[name].tp}/{res[name].tp + res[name].fn})"
+                f"{name}: F1 {res[name].prf()[2]:.3f} (TP {res[name].tp}, FN {res[name].fn})"
                 for name, _, _ in EXTENSIONS
                 if name in res
             )
@@ -296,8 +314,15 @@ def train_and_write(taxonomy: Taxonomy, params: Params, path: Path, cv: dict[str
         rows, ex_rows, _ = build_rows(clf, taxonomy, slug, dev, groups)
         model = fit_calibrated(slug, rows, ex_rows, params)[0]
         fp = topic_fingerprint(taxonomy.get(slug))
-        models.append(LinearTopicModel(slug, model.bias, model.rule_weight, model.weights, model.platt_a, model.platt_b, fp))
-        print(f"{slug}: {len(model.weights)} weights, rule_weight {model.rule_weight:.3f}, platt ({model.platt_a:.3f}, {model.platt_b:.3f})")
+        models.append(
+            LinearTopicModel(
+                slug, model.bias, model.rule_weight, model.weights, model.platt_a, model.platt_b, fp
+            )
+        )
+        print(
+            f"{slug}: {len(model.weights)} weights, rule_weight {model.rule_weight:.3f}, "
+            f"platt ({model.platt_a:.3f}, {model.platt_b:.3f})"
+        )
     meta = {
         "trained_on": "dev",
         "training": "DEV labels of news-items (unsure excluded) + taxonomy examples",

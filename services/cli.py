@@ -182,6 +182,36 @@ def fetch(url: str) -> None:
     raise typer.Exit(fetch_and_print(settings, url))
 
 
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    feeds: Annotated[Path | None, typer.Option(help="Feeds file (YAML).")] = None,
+) -> None:
+    """Feed health, stream lengths, consumer-group lag, DLQ size and workers."""
+    from services.status_cli import show_status
+
+    settings = _settings()
+    try:
+        show_status(settings, out, feeds or settings.feeds_file, as_json=as_json)
+    except ConfigError as exc:
+        raise _fail(exc, 2) from None
+    except redis.RedisError as exc:
+        err.print(f"error: Redis: {exc}", markup=False)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the live dashboard (per-topic rates, latest articles, feed health, DLQ)."""
+    from services.status_cli import serve_dashboard_until_stopped
+
+    settings = _settings()
+    serve_dashboard_until_stopped(settings, out, host, port)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -2,6 +2,12 @@
 
 It knows the order of the stages and nothing about Celery or Redis: the publisher is
 injected (RedisPublisher in production, InMemoryPublisher in unit tests).
+
+Dedupe is optimistic: each article is first offered to the store as "publish, assuming
+no identity key and no near-duplicate candidate". The store applies it atomically when
+that assumption holds (the common case: one round trip), or answers with its
+:class:`StoreState`; :func:`resolve` then decides (update, duplicate, publish) and the
+article is offered again with that state as the new assumption.
 """
 
 from __future__ import annotations
@@ -12,35 +18,90 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
+from services.core import dedupe
 from services.core.classify import Classifier
+from services.core.ids import article_id, short_hash
 from services.core.models import SCHEMA_V1, Article, ArticleEvent, Enrichment, Story, TopicScore
 
 Enricher = Callable[[str, str], Enrichment]
+Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed"]
+Mode = Literal["publish", "update", "duplicate", "skip"]
+MAX_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
 class Publication:
-    """One article ready to publish: its identity keys, event and target topics."""
+    """One article ready to publish: identity keys, event, topics and near-dup fingerprint.
+
+    ``identity_keys`` are most specific first; a key starting with ``hash:`` is a content
+    key (a hit from another article there is an exact copy, not the same article).
+    """
 
     event: ArticleEvent
     identity_keys: tuple[str, ...]
     topics: tuple[str, ...]
+    signature: bytes = b""
+    band_keys: tuple[str, ...] = ()
 
     @property
     def data(self) -> str:
         return self.event.model_dump_json()
 
+    @property
+    def kinds(self) -> str:
+        """One letter per identity key: ``h`` for content keys, ``k`` for the others."""
+        return "".join("h" if k.startswith("hash:") else "k" for k in self.identity_keys)
+
+    @property
+    def handle(self) -> str:
+        """Short fixed-width (12 hex) reference to this article in the near-dup index."""
+        return short_hash(self.event.id, 12)
+
+    @property
+    def sig_value(self) -> bytes:
+        """What the near-dup index stores: length-prefixed article id, then the signature."""
+        aid = self.event.id.encode()
+        return bytes([len(aid)]) + aid + self.signature
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What the store holds for an item: its first identity-key hit and its candidates.
+
+    ``identity`` is ``"<index>=<owner>|<hash>[|<story>]"`` (1-based key index) or ``""``;
+    ``snapshot`` fingerprints the item's LSH band fields (``""`` when all are empty);
+    ``candidates`` are the stored :attr:`Publication.sig_value` s of those fields.
+    """
+
+    identity: str = ""
+    snapshot: str = ""
+    candidates: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What to apply if the store still matches ``expect`` (else it answers its state)."""
+
+    mode: Mode
+    expect: StoreState
+    event: ArticleEvent | None = None
+    near: bool = False  # a near-duplicate (vs an exact copy) when mode == "duplicate"
+
+    @property
+    def story_id(self) -> str:
+        return self.event.story.id if self.event else ""
+
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    status: Literal["published", "duplicate", "replayed"]
+    status: Status
     stream_ids: tuple[str, ...] = ()
     existing_id: str | None = None
 
 
 class Publisher(Protocol):
     def publish(self, items: Sequence[Publication]) -> list[PublishOutcome]:
-        """Atomically claim identity keys and append events, one outcome per item."""
+        """Atomically dedupe, claim identity keys and append events, one outcome per item."""
         ...
 
 
@@ -48,6 +109,8 @@ class Publisher(Protocol):
 class BatchReport:
     published: int = 0
     duplicates: int = 0
+    near_duplicates: int = 0
+    updated: int = 0
     replayed: int = 0
     topics: Counter[str] = field(default_factory=Counter)
     stream_ids: list[str] = field(default_factory=list)
@@ -56,17 +119,88 @@ class BatchReport:
         return {
             "published": self.published,
             "duplicates": self.duplicates,
+            "near_duplicates": self.near_duplicates,
+            "updated": self.updated,
             "replayed": self.replayed,
             "topics": dict(self.topics),
         }
 
 
+def first_attempt() -> Attempt:
+    return Attempt(mode="publish", expect=StoreState())
+
+
+def parse_identity(token: str) -> tuple[int, str, str, str]:
+    """``"<i>=<owner>|<hash>[|<story>]"`` → (i, owner, hash, story); story defaults to owner."""
+    index, _, value = token.partition("=")
+    owner, _, rest = value.partition("|")
+    chash, _, story = rest.partition("|")
+    return int(index), owner, chash, story or owner
+
+
+def resolve(item: Publication, state: StoreState) -> Attempt:
+    """Decide what to do with ``item`` given the store's current ``state`` (pure)."""
+    if state.identity:
+        return _resolve_identity(item, state)
+    best = _best_candidate(item, state.candidates)
+    if best is None:
+        return Attempt(mode="publish", expect=state, event=item.event)
+    owner, decision = best
+    event = _as_duplicate(item.event, owner, owner, decision.score)
+    return Attempt(mode="duplicate", expect=state, event=event, near=True)
+
+
+def _resolve_identity(item: Publication, state: StoreState) -> Attempt:
+    index, owner, _, story = parse_identity(state.identity)
+    if item.kinds[index - 1] == "h" and owner != item.event.id:  # exact copy elsewhere
+        return Attempt(
+            mode="duplicate", expect=state, event=_as_duplicate(item.event, owner, story, 1.0)
+        )
+    if story != owner:  # the known article is itself a duplicate: its edits stay silent
+        return Attempt(mode="skip", expect=state)
+    update = {"type": "article.updated", "id": owner, "story": Story(id=story)}
+    return Attempt(mode="update", expect=state, event=item.event.model_copy(update=update))
+
+
+def _best_candidate(
+    item: Publication, candidates: Sequence[bytes]
+) -> tuple[str, dedupe.DedupeDecision] | None:
+    if not item.signature:
+        return None
+    mine = dedupe.Signature.from_bytes(item.signature)
+    best: tuple[str, dedupe.DedupeDecision] | None = None
+    for value in candidates:
+        owner = value[1 : 1 + value[0]].decode()
+        if owner == item.event.id:
+            continue
+        decision = dedupe.decide(mine, dedupe.Signature.from_bytes(value[1 + value[0] :]))
+        if decision.duplicate and (best is None or decision.score > best[1].score):
+            best = (owner, decision)
+    return best
+
+
+def _as_duplicate(event: ArticleEvent, owner: str, story: str, score: float) -> ArticleEvent:
+    story_ref = Story(id=story, duplicate_of=owner, similarity=round(score, 3))
+    return event.model_copy(update={"type": "article.duplicate", "story": story_ref})
+
+
+def url_is_identity(article: Article) -> bool:
+    """normalise() derives the id from the canonical URL unless the feed shares that link."""
+    return article.id == article_id(f"url:{article.canonical_url}")
+
+
 def identity_keys(article: Article) -> tuple[str, ...]:
-    """Exact-duplicate keys: the article id (canonical URL identity) and its feed-scoped GUID."""
-    keys = [f"id:{article.id}"]
-    if article.guid:
-        keys.append(f"guid:{article.feed.id}:{article.guid}")
-    return tuple(keys)
+    """Layered exact keys: trustworthy GUID, canonical URL (unless shared), content hash."""
+    url = article.canonical_url if url_is_identity(article) else ""
+    keys = dedupe.identity_keys(article.guid, url, article.content_hash, feed_id=article.feed.id)
+    return keys.keys
+
+
+def near_signature(article: Article) -> dedupe.Signature:
+    url = article.canonical_url if url_is_identity(article) else None
+    return dedupe.signature(
+        article.title, article.text, canonical_url=url, published_at=article.published_at
+    )
 
 
 def build_event(
@@ -104,14 +238,16 @@ def build_event(
 def prepare(
     article: Article, classifier: Classifier, enricher: Enricher, now: datetime
 ) -> Publication:
-    """Classify and enrich one article into a Publication."""
+    """Fingerprint, classify and enrich one article into a Publication."""
+    sig = near_signature(article)
     topics = classifier.classify(article.title, article.text)
     enrichment = enricher(article.title, article.text)
-    event = build_event(article, topics, enrichment, now)
     return Publication(
-        event=event,
+        event=build_event(article, topics, enrichment, now),
         identity_keys=identity_keys(article),
         topics=tuple(t.slug for t in topics),
+        signature=sig.to_bytes(),
+        band_keys=dedupe.lsh_band_keys(sig),
     )
 
 
@@ -129,12 +265,20 @@ def process_batch(
     items = [prepare(a, classifier, enricher, when) for a in unique]
     report = BatchReport(duplicates=len(articles) - len(items))
     for item, outcome in zip(items, publisher.publish(items), strict=True):
-        if outcome.status == "published":
-            report.published += 1
-            report.topics.update(item.topics)
-            report.stream_ids.extend(outcome.stream_ids)
-        elif outcome.status == "replayed":
-            report.replayed += 1
-        else:
-            report.duplicates += 1
+        _count(report, item, outcome)
     return report
+
+
+def _count(report: BatchReport, item: Publication, outcome: PublishOutcome) -> None:
+    if outcome.status == "published":
+        report.published += 1
+        report.topics.update(item.topics)
+        report.stream_ids.extend(outcome.stream_ids)
+    elif outcome.status == "updated":
+        report.updated += 1
+    elif outcome.status == "duplicate":
+        report.duplicates += 1
+    elif outcome.status == "near_duplicate":
+        report.near_duplicates += 1
+    else:
+        report.replayed += 1

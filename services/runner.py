@@ -26,6 +26,8 @@ from services.adapters.keys import Keys
 from services.core.errors import ConfigError
 from services.core.models import Article, FeedSource
 from services.feedlist import load_feeds
+from services.health import HealthServer, start_health_server
+from services.metrics import RedisCollector, exposition_registry
 from services.poller.loop import FeedOutcome, Poller, PollerConfig
 from services.poller.schedule import Interval
 from services.runtime import redis_url_for
@@ -70,7 +72,13 @@ class WorkerProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "NEWSWIRE_REDIS_URL": self._redis_url}
+        env = {
+            **os.environ,
+            "NEWSWIRE_REDIS_URL": self._redis_url,
+            "PROMETHEUS_MULTIPROC_DIR": str(
+                self._settings.data_dir.resolve() / "metrics" / "worker"
+            ),
+        }
         command = [
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
             "--loglevel", self._settings.log_level,
@@ -128,6 +136,30 @@ def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poll
     )
 
 
+def start_poller_health(settings: Settings, url: str, client: redis.Redis) -> HealthServer | None:
+    """/healthz, /readyz and /metrics (with Redis-derived gauges) for the poller process."""
+    port = settings.observability.poller_port
+    if port < 0:
+        return None
+    collector = RedisCollector(
+        lambda: redis.Redis.from_url(url, socket_timeout=2),
+        Keys(settings.stream_prefix),
+        queue=settings.worker.queue,
+    )
+    try:
+        server = start_health_server(
+            port,
+            settings.observability.host,
+            registry=exposition_registry(collector),
+            redis_client=client,
+        )
+    except OSError as exc:
+        log.warning("health.unavailable", port=port, error=str(exc))
+        return None
+    log.info("health.listening", url=server.url)
+    return server
+
+
 def run(
     settings: Settings,
     feeds_path: Path,
@@ -148,6 +180,7 @@ def run(
         if with_worker:
             worker.start()
         client = redis.Redis.from_url(url)
+        health = start_poller_health(settings, url, client)
         try:
             poller = build_poller(settings, client, once=once)
             if once:
@@ -156,6 +189,8 @@ def run(
             return RunSummary()
         finally:
             worker.stop()
+            if health is not None:
+                health.stop()
             client.close()
 
 

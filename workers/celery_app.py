@@ -15,7 +15,7 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from services.core.errors import ConfigError
 
-app = Celery("newswire", include=["workers.tasks"])
+app = Celery("newswire", include=["workers.tasks", "workers.observability"])
 
 
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:

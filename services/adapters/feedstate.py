@@ -14,7 +14,7 @@ from services.adapters.keys import Keys
 class FeedState:
     url: str = ""
     title: str = ""
-    status: str = "new"  # new | ok | failing | degraded
+    status: str = "new"  # new | ok | failing | degraded | retired
     etag: str = ""
     last_modified: str = ""
     body_hash: str = ""
@@ -25,6 +25,15 @@ class FeedState:
     consecutive_errors: int = 0
     next_poll_at: float = 0.0
     next_poll_reason: str = ""
+    last_http_status: int = 0
+    entry_rate_per_day: float = 0.0
+    degraded_since: float = 0.0
+    moved_to: str = ""
+    moved_count: int = 0
+    hub_url: str = ""
+    self_url: str = ""
+    body_hints: str = ""
+    last_push_at: float = 0.0
 
     @classmethod
     def from_redis(cls, raw: dict[bytes, bytes]) -> FeedState:
@@ -41,6 +50,14 @@ class RedisFeedStore:
         self._client = client
         self._keys = keys
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._client
+
+    @property
+    def keys(self) -> Keys:
+        return self._keys
+
     def get(self, feed_id: str) -> FeedState:
         return FeedState.from_redis(self._client.hgetall(self._keys.feed_state(feed_id)))
 
@@ -55,6 +72,19 @@ class RedisFeedStore:
         mapping = dict.fromkeys(feed_ids, now)
         if mapping:
             self._client.zadd(self._keys.schedule, mapping, nx=True)  # type: ignore[arg-type]
+
+    def due_at(self, feed_id: str) -> float | None:
+        """The feed's due time (epoch s), None when it is not scheduled."""
+        score = self._client.zscore(self._keys.schedule, feed_id)
+        return None if score is None else float(score)
+
+    def unschedule(self, feed_id: str, state: FeedState | None = None) -> None:
+        """Drop a feed from the schedule (retired or moved); its state is kept when given."""
+        pipe = self._client.pipeline(transaction=True)
+        if state is not None:
+            pipe.hset(self._keys.feed_state(feed_id), mapping=asdict(state))
+        pipe.zrem(self._keys.schedule, feed_id)
+        pipe.execute()
 
     def due(self, now: float, limit: int) -> list[str]:
         ids = self._client.zrangebyscore(self._keys.schedule, "-inf", now, start=0, num=limit)

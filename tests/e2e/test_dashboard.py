@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 KEYS = Keys("nwd")
+FEED = FeedRef(id="f1", url="https://news.example/rss", title="News Example")
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -42,10 +43,11 @@ def _unavailable(reason: str) -> None:
 
 def _chromium() -> str:
     if not os.path.exists(CHROMIUM) and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
-            check=False, capture_output=True, timeout=600,
-        )  # fmt: skip
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        done = subprocess.run(install, check=False, capture_output=True, timeout=900)
+        if done.returncode != 0:  # a stale package index: refresh it once and retry
+            subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
+            subprocess.run(install, check=False, capture_output=True, timeout=900)
     if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     return CHROMIUM
@@ -69,12 +71,16 @@ def event(n: int, title: str, topics: dict[str, list[str]]) -> ArticleEvent:
     now = datetime.now(UTC)
     url = f"https://news.example/{n}"
     scores = tuple(
-        TopicScore(slug=slug, score=0.9, evidence=tuple(Evidence(kind="term", value=v, field="title") for v in ev))
+        TopicScore(
+            slug=slug,
+            score=0.9,
+            evidence=tuple(Evidence(kind="term", value=v, field="title") for v in ev),
+        )
         for slug, ev in topics.items()
     )
     return ArticleEvent(
         id=f"art{n}", url=url, canonical_url=url, title=title, summary=title, fetched_at=now,
-        processed_at=now, feed=FeedRef(id="f1", url="https://news.example/rss", title="News Example"),
+        processed_at=now, feed=FEED,
         topics=scores, story=Story(id=f"art{n}"), content_hash=f"h{n}",
     )  # fmt: skip
 
@@ -87,10 +93,12 @@ def publish(client: redis.Redis, e: ArticleEvent) -> None:
 
 
 def seed(client: redis.Redis) -> None:
-    publish(client, event(1, "UNHCR warns of Afghan refugees at the border", {"refugees": ["unhcr"]}))
+    publish(
+        client, event(1, "UNHCR warns of Afghan refugees at the border", {"refugees": ["unhcr"]})
+    )
     publish(client, event(2, "Taliban envoys hold talks in Doha", {"taliban-diplomacy": ["doha"]}))
-    publish(client, event(3, "<script>alert(1)</script> Taliban return forces refugees out",
-                          {"refugees": ["refugee*"], "taliban-diplomacy": ["taliban*"]}))  # fmt: skip
+    both = {"refugees": ["refugee*"], "taliban-diplomacy": ["taliban*"]}
+    publish(client, event(3, "<script>alert(1)</script> Taliban return forces refugees out", both))
     store = RedisFeedStore(client, KEYS)
     store.save("f1", FeedState(url="https://news.example/rss", title="News Example", status="ok"))
     store.save("f2", FeedState(url="https://slow.example/rss", title="Slow", status="degraded"))
@@ -122,12 +130,15 @@ def test_dashboard_shows_live_articles_for_both_topics(
         assert page.locator("script:has-text('alert(1)')").count() == 0  # titles are text
         assert "<script>alert(1)</script>" in page.inner_text("#topic-taliban-diplomacy")
 
-        publish(redis_client, event(4, "LIVE: Taliban minister meets UN envoy on refugee returns",
-                                    {"refugees": ["refugee*"], "taliban-diplomacy": ["envoy"]}))  # fmt: skip
+        topics = {"refugees": ["refugee*"], "taliban-diplomacy": ["envoy"]}
+        title = "LIVE: Taliban minister meets UN envoy on refugee returns"
+        publish(redis_client, event(4, title, topics))
         live = page.locator("#topic-taliban-diplomacy .articles li.live")
         live.first.wait_for(timeout=10_000)
         assert "LIVE: Taliban minister" in live.first.inner_text()
-        assert "LIVE: Taliban minister" in page.inner_text("#topic-refugees .articles li:first-child")
+        assert "LIVE: Taliban minister" in page.inner_text(
+            "#topic-refugees .articles li:first-child"
+        )
         assert "degraded" in page.inner_text("#feeds")
         assert page.inner_text("#dlq-size") == "1"
         ARTIFACTS.mkdir(exist_ok=True)

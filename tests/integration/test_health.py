@@ -23,7 +23,9 @@ def get(url: str) -> tuple[int, str, bytes]:
 
 
 def test_alive_ready_and_metrics(redis_client: redis.Redis) -> None:
-    server = start_health_server(0, "127.0.0.1", lambda: (True, "consuming"), redis_client=redis_client)
+    server = start_health_server(
+        0, "127.0.0.1", lambda: (True, "consuming"), redis_client=redis_client
+    )
     try:
         assert server.port > 0
         status, _, body = get(f"{server.url}/healthz")
@@ -40,7 +42,9 @@ def test_alive_ready_and_metrics(redis_client: redis.Redis) -> None:
 
 
 def test_not_ready_when_callback_says_so(redis_client: redis.Redis) -> None:
-    server = start_health_server(0, "127.0.0.1", lambda: (False, "no worker consuming"), redis_client=redis_client)
+    server = start_health_server(
+        0, "127.0.0.1", lambda: (False, "no worker consuming"), redis_client=redis_client
+    )
     try:
         status, content_type, body = get(f"{server.url}/readyz")
         assert status == 503 and content_type == "application/json"

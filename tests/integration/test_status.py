@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -29,8 +30,16 @@ RETENTION = Retention(articles=1000, topic=500, other=100)
 def populate(client: redis.Redis) -> None:
     now = time.time()
     store = RedisFeedStore(client, KEYS)
-    store.save(FEEDS[0].id, FeedState(url=FEEDS[0].url, status="ok", last_success_at=now - 60,
-                                      next_poll_at=now + 840, next_poll_reason="interval"))
+    store.save(
+        FEEDS[0].id,
+        FeedState(
+            url=FEEDS[0].url,
+            status="ok",
+            last_success_at=now - 60,
+            next_poll_at=now + 840,
+            next_poll_reason="interval",
+        ),
+    )
     store.save(FEEDS[1].id, FeedState(url=FEEDS[1].url, status="degraded", consecutive_errors=6,
                                       last_error_class="timeout", next_poll_at=now + 3600,
                                       next_poll_reason="backoff"))  # fmt: skip
@@ -42,7 +51,8 @@ def populate(client: redis.Redis) -> None:
     client.xadd(KEYS.dlq, {"type": "batch.failed", "error": "bang"})
     client.xgroup_create(KEYS.articles, "indexer", id="0")
     client.xreadgroup("indexer", "idx-1", {KEYS.articles: ">"}, count=4)
-    client.xack(KEYS.articles, "indexer", *[e[0] for e in client.xrange(KEYS.articles, count=1)])
+    first: Any = client.xrange(KEYS.articles, count=1)
+    client.xack(KEYS.articles, "indexer", first[0][0])
 
 
 def test_status_agrees_with_redis(redis_url: str, redis_client: redis.Redis) -> None:
@@ -58,8 +68,9 @@ def test_status_agrees_with_redis(redis_url: str, redis_client: redis.Redis) -> 
     for key, s in streams.items():
         assert s.length == redis_client.xlen(key)
         if s.length:
-            first = redis_client.xrange(key, count=1)[0][0].decode()
-            last = redis_client.xrevrange(key, count=1)[0][0].decode()
+            head: Any = redis_client.xrange(key, count=1)
+            tail: Any = redis_client.xrevrange(key, count=1)
+            first, last = head[0][0].decode(), tail[0][0].decode()
             assert (s.first_id, s.last_id) == (first, last)
     assert streams[KEYS.articles].retention_maxlen == 1000
     assert streams[KEYS.topic("refugees")].retention_maxlen == 500
@@ -80,7 +91,10 @@ def test_computed_lag_matches_redis_lag(redis_client: redis.Redis) -> None:
 
     info = stream_status(redis_client, KEYS.articles)
     group = info.groups[0]
-    assert _computed_lag(redis_client, KEYS.articles, group.last_delivered_id, info.length) == group.lag
+    assert (
+        _computed_lag(redis_client, KEYS.articles, group.last_delivered_id, info.length)
+        == group.lag
+    )
     assert _computed_lag(redis_client, KEYS.articles, "0-0", info.length) == info.length
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.core.classify import Classifier, TermMatcher, tokenize
+from services.core.classify_model import DEFAULT_WEIGHTS_PATH
 from services.core.taxonomy import (
     DEFAULT_TAXONOMY_PATH,
     AndGroup,
@@ -43,9 +44,11 @@ def _score(clf: Classifier, title: str, text: str = "") -> float:
     return clf.score_all(title, text)[0].score
 
 
-@pytest.fixture(scope="module")
-def default() -> Classifier:
-    return Classifier(load_taxonomy(DEFAULT_TAXONOMY_PATH))
+@pytest.fixture(scope="module", params=["learned", "fallback"])
+def default(request: pytest.FixtureRequest) -> Classifier:
+    """The shipped taxonomy, with the trained weights and without them (fallback)."""
+    weights = DEFAULT_WEIGHTS_PATH if request.param == "learned" else None
+    return Classifier(load_taxonomy(DEFAULT_TAXONOMY_PATH), weights=weights)
 
 
 def test_term_matcher_phrases_prefixes_and_hyphens() -> None:
@@ -61,6 +64,8 @@ def test_and_group_needs_every_member() -> None:
     assert _score(clf, "", "The Taliban held talks") > 0.5
     assert _score(clf, "", "The Taliban advanced") < 0.5
     assert _score(clf, "", "Envoy talks resumed") < 0.5
+    ev = clf.score_all("", "The Taliban held talks")[0].evidence
+    assert any(e.kind == "and" and e.value == "g: taliban AND talks" for e in ev)
 
 
 def test_near_respects_distance() -> None:
@@ -81,6 +86,8 @@ def test_exclusion_penalty_and_veto() -> None:
     veto = _one(Rules(terms=(WeightedTerm(term="asylum", weight=9.0),),
                       exclude=(Exclusion(term="arkham", veto=True),)))  # fmt: skip
     assert _score(veto, "Arkham Asylum", "asylum asylum") == 0.0
+    ev = veto.score_all("Arkham Asylum", "")[0].evidence
+    assert any(e.kind == "exclusion" and e.value == "arkham (veto)" for e in ev)
 
 
 def test_title_counts_more_than_body() -> None:
@@ -100,6 +107,8 @@ def test_labels_carry_rule_and_model_evidence(default: Classifier) -> None:
     assert [t.slug for t in topics] == ["refugees"]
     kinds = {e.kind for e in topics[0].evidence}
     assert "model" in kinds and kinds & {"term", "phrase"}
+    model_ev = next(e for e in topics[0].evidence if e.kind == "model")
+    assert "refugee" in model_ev.value  # explained by the article's own words
     assert all(0.0 <= t.score <= 1.0 for t in default.score_all("x", "y"))
 
 
@@ -116,6 +125,11 @@ def test_labels_carry_rule_and_model_evidence(default: Classifier) -> None:
         ),
         ("Wildfire forces evacuations", "Residents fled their homes as flames spread."),
         ("Floods displace thousands", "Heavy rain left families homeless and evacuated."),
+        (
+            "Arkham Asylum: the podcast",
+            "This week we revisit the asylum, the Joker and the Batman villains.",
+        ),
+        ("Gas leak forces evacuation", "Residents of three streets were evacuated overnight."),
     ],
 )
 def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> None:
@@ -140,6 +154,18 @@ def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> 
         (
             "Taliban fighters seize provincial capital",
             "The offensive continued as government troops retreated.",
+        ),
+        (
+            "Taliban ban girls from secondary schools",
+            "The education ministry in Kabul said the edict applies across Afghanistan.",
+        ),
+        (
+            "Blinken meets Chinese counterpart",
+            "The talks in Beijing covered trade, Taiwan and the embassy dispute.",
+        ),
+        (
+            "France recalls ambassadors over AUKUS",
+            "Paris said the submarine deal was a stab in the back by allies.",
         ),
     ],
 )

@@ -61,7 +61,7 @@ def test_weights_round_trip_and_errors(tmp_path: Path) -> None:
     assert models["t"] == model and meta == {"trained_on": "dev"}
     assert models["t"].probability(models["t"].decision(5.0, {5: 1.0})) > 0.5
     path.write_text('{"format": "other"}')
-    with pytest.raises(ConfigError, match="re-run scripts/train_classifier.py"):
+    with pytest.raises(ConfigError, match=r"re-run scripts/train_classifier\.py"):
         load_weights(path)
     data = {
         "format": "newswire.classifier-weights.v1",
