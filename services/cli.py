@@ -212,6 +212,27 @@ def dashboard(
     serve_dashboard_until_stopped(settings, out, host, port)
 
 
+@app.command()
+def reclassify(
+    since: Annotated[str, typer.Option(help="How far back: 90m, 24h, 7d, 1w.")] = "24h",
+) -> None:
+    """Re-score recent articles with the current taxonomy; emit article.reclassified."""
+    from services.reclassify import parse_duration
+    from services.reclassify_cli import run_reclassify
+
+    settings = _settings()
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        err.print(f"error: --since: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    try:
+        scanned, written = run_reclassify(settings, window)
+    except ConfigError as exc:
+        raise _fail(exc, 2) from None
+    out.print(f"scanned {scanned} articles, {written} reclassified")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

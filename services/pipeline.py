@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 from services.core import dedupe
 from services.core.classify import Classifier
+from services.core.errors import PublishError
 from services.core.ids import article_id, short_hash
 from services.core.models import SCHEMA_V1, Article, ArticleEvent, Enrichment, Story, TopicScore
 
@@ -87,16 +88,24 @@ class Attempt:
     event: ArticleEvent | None = None
     near: bool = False  # a near-duplicate (vs an exact copy) when mode == "duplicate"
 
-    @property
-    def story_id(self) -> str:
-        return self.event.story.id if self.event else ""
-
 
 @dataclass(frozen=True)
 class PublishOutcome:
     status: Status
     stream_ids: tuple[str, ...] = ()
     existing_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A store's answer to one attempt: ``state`` is set when status is ``"state"``."""
+
+    status: Literal["published", "updated", "duplicate", "replayed", "state"]
+    values: tuple[str, ...] = ()  # stream ids, or the owner for "replayed"
+    state: StoreState | None = None
+
+
+RoundTrip = Callable[[Sequence[tuple["Publication", Attempt]]], list[Reply]]
 
 
 class Publisher(Protocol):
@@ -160,6 +169,45 @@ def _resolve_identity(item: Publication, state: StoreState) -> Attempt:
         return Attempt(mode="skip", expect=state)
     update = {"type": "article.updated", "id": owner, "story": Story(id=story)}
     return Attempt(mode="update", expect=state, event=item.event.model_copy(update=update))
+
+
+def run_attempts(items: Sequence[Publication], round_trip: RoundTrip) -> list[PublishOutcome]:
+    """Offer every item to the store until each is settled (one round trip per pass)."""
+    outcomes: dict[int, PublishOutcome] = {}
+    pending = {i: first_attempt() for i in range(len(items))}
+    for _ in range(MAX_ATTEMPTS):
+        if not pending:
+            break
+        replies = round_trip([(items[i], a) for i, a in pending.items()])
+        nxt: dict[int, Attempt] = {}
+        for (i, attempt), reply in zip(pending.items(), replies, strict=True):
+            result = settle(items[i], attempt, reply)
+            if isinstance(result, Attempt):
+                nxt[i] = result
+            else:
+                outcomes[i] = result
+        pending = nxt
+    if pending:
+        raise PublishError(f"{len(pending)} articles kept racing other workers: retry the batch")
+    return [outcomes[i] for i in range(len(items))]
+
+
+def settle(item: Publication, attempt: Attempt, reply: Reply) -> PublishOutcome | Attempt:
+    """The outcome of an applied attempt, or the next attempt when the state differed."""
+    if reply.state is not None:
+        decided = resolve(item, reply.state)
+        if decided.mode != "skip":
+            return decided
+        return PublishOutcome(status="replayed", existing_id=parse_identity(reply.state.identity)[1])
+    if reply.status == "replayed":
+        return PublishOutcome(status="replayed", existing_id=reply.values[0])
+    if reply.status == "duplicate":
+        of = attempt.event.story.duplicate_of if attempt.event else None
+        status: Status = "near_duplicate" if attempt.near else "duplicate"
+        return PublishOutcome(status=status, stream_ids=reply.values, existing_id=of)
+    if reply.status == "updated":
+        return PublishOutcome(status="updated", stream_ids=reply.values)
+    return PublishOutcome(status="published", stream_ids=reply.values)
 
 
 def _best_candidate(

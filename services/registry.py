@@ -94,6 +94,9 @@ class FeedRegistry:
         self.client.hset(self.retired_key, url, orjson.dumps({"at": time.time(), "reason": reason}))
         emit_feed_event(self.client, self.keys, "feed.retired", feed_id(url), {"url": url, "reason": reason})
 
+    def is_retired(self, url: str) -> bool:
+        return bool(self.client.hexists(self.retired_key, url))
+
     def moves(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.client.hgetall(self.moves_key).items()}
 

@@ -14,19 +14,27 @@ from config.settings import Settings, get_settings
 from services.adapters.keys import Keys
 from services.adapters.publisher import RedisPublisher
 from services.core.classify import Classifier
+from services.core.classify_model import DEFAULT_WEIGHTS_PATH
 from services.core.taxonomy import load_taxonomy
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass
 class TopicsReloader:
-    """Rebuilds the classifier when config/topics.yaml changes (no restart needed)."""
+    """Rebuilds the classifier when config/topics.yaml or the model weights change."""
 
     path: Path
     _mtime: float = -1.0
     _classifier: Classifier | None = field(default=None, repr=False)
 
     def classifier(self) -> Classifier:
-        mtime = self.path.stat().st_mtime
+        mtime = max(self.path.stat().st_mtime, _mtime(DEFAULT_WEIGHTS_PATH))
         if self._classifier is None or mtime != self._mtime:
             self._classifier = Classifier(load_taxonomy(self.path))
             self._mtime = mtime

@@ -38,5 +38,15 @@ class Keys:
         """Identity keys are hashed: bounded size whatever the URL or GUID length."""
         return f"{self.prefix}:seen:{short_hash(key, 24)}"
 
+    @property
+    def lsh_root(self) -> str:
+        """Near-dup band index: hashes ``<lsh_root>:<yyyymmdd>:<band key prefix>``."""
+        return f"{self.prefix}:lsh"
+
+    @property
+    def sig_root(self) -> str:
+        """Near-dup signatures: strings ``<sig_root>:<12-hex handle>``."""
+        return f"{self.prefix}:sig"
+
     def feed_state(self, feed_id: str) -> str:
         return f"{self.prefix}:feed:{feed_id}"

@@ -139,7 +139,7 @@ class DashboardData:
         if not cursor:
             time.sleep(block_ms / 1000)
             return []
-        reply: Any = self.client.xread(cursor, count=100, block=block_ms) or []  # type: ignore[arg-type]
+        reply: Any = self.client.xread(cursor, count=100, block=block_ms) or []
         prefix = self.keys.topic("")
         out = []
         for stream, entries in reply:

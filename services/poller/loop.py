@@ -1,17 +1,22 @@
 """The poller: for each due feed, fetch (conditional GET) → digest → enqueue new articles.
 
-A broken or unreachable feed is logged, recorded in its state and retried later with
-backoff; nothing a feed does can stop the loop.
+Several replicas may run at once: a feed is polled under a Redis lease (one replica at a
+time) and only if it is still due once the lease is held; per-host politeness slots are
+shared through Redis. A broken or unreachable feed is logged, recorded in its state and
+retried with backoff; nothing a feed does can stop the loop, and no feed is dropped
+silently (degraded after N failures, retired only on 410 Gone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -21,9 +26,21 @@ import structlog
 from services.adapters.feedstate import FeedState, RedisFeedStore
 from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, ParseError
+from services.core.ids import feed_id
 from services.core.models import Article, FeedSource
 from services.poller.digest import Digest, digest
-from services.poller.schedule import Interval, next_poll_delay
+from services.poller.hints import FeedHints, body_hints, header_hints
+from services.poller.leases import Leases
+from services.poller.politeness import HostBusy, HostLimiter, host_of
+from services.poller.schedule import (
+    Interval,
+    entry_rate,
+    failure_delay,
+    smoothed_rate,
+    success_delay,
+)
+from services.registry import FeedRegistry, emit_feed_event
+from services.websub import WebSubSubscriber
 
 log = structlog.get_logger("newswire.poller")
 
@@ -49,6 +66,9 @@ class FeedOutcome:
     next_poll_in_s: float = 0.0
     next_poll_reason: str = ""
     retry_after_s: float | None = None
+    skipped: bool = False  # not polled: leased by another replica, not due, host busy, retired
+    hints: FeedHints | None = None
+    pushed: bool = False
 
 
 @dataclass
@@ -57,6 +77,13 @@ class PollerConfig:
     batch_size: int = 50
     max_entries: int = 1000
     concurrency: int = 16
+    degraded_after: int = 5
+    moved_after: int = 3
+    lease_s: float = 120.0
+    host_concurrency: int = 2
+    host_spacing_s: float = 0.25
+    host_max_wait_s: float = 60.0
+    websub_fallback_s: float = 6 * 3600.0
 
 
 @dataclass
@@ -67,66 +94,133 @@ class Poller:
     config: PollerConfig
     executor: Executor | None = None
     handles: list[Any] = field(default_factory=list)
+    registry: FeedRegistry | None = None
+    leases: Leases | None = None
+    limiter: HostLimiter | None = None
+    websub: WebSubSubscriber | None = None
+    rng: random.Random | None = None
 
-    async def poll_all(self, feeds: Sequence[FeedSource]) -> list[FeedOutcome]:
-        """Poll every feed once, at most `concurrency` at a time."""
+    def __post_init__(self) -> None:
+        client, keys, cfg = self.store.client, self.store.keys, self.config
+        self.registry = self.registry or FeedRegistry(client, keys)
+        self.leases = self.leases or Leases(client, keys, ttl_s=cfg.lease_s)
+        self.limiter = self.limiter or HostLimiter(
+            client,
+            keys,
+            max_concurrent=cfg.host_concurrency,
+            min_spacing_s=cfg.host_spacing_s,
+            slot_ttl_s=cfg.lease_s,
+            max_wait_s=cfg.host_max_wait_s,
+        )
+
+    def feeds(self, file_feeds: Sequence[FeedSource]) -> list[FeedSource]:
+        """The file's feeds merged with the registry (adds, removes, moves, retirements)."""
+        assert self.registry is not None
+        return self.registry.merge(file_feeds)
+
+    async def poll_all(
+        self, feeds: Sequence[FeedSource], *, only_if_due: bool = False
+    ) -> list[FeedOutcome]:
+        """Poll every feed once, at most `concurrency` at a time; skipped feeds are left out."""
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(feed: FeedSource) -> FeedOutcome:
             async with gate:
-                return await self.poll_feed(feed)
+                return await self.poll_feed(feed, only_if_due=only_if_due)
 
-        return list(await asyncio.gather(*(guarded(f) for f in feeds)))
+        outcomes = await asyncio.gather(*(guarded(f) for f in feeds))
+        return [o for o in outcomes if not o.skipped]
 
-    async def poll_feed(self, feed: FeedSource) -> FeedOutcome:
+    async def poll_feed(self, feed: FeedSource, *, only_if_due: bool = False) -> FeedOutcome:
+        """Poll one feed under its lease (skipped when another replica holds it)."""
+        assert self.leases is not None
+        token = self.leases.acquire(feed.id)
+        if token is None:
+            return _skipped(feed, "leased by another replica")
+        try:
+            return await self._leased(feed, only_if_due)
+        finally:
+            self.leases.release(feed.id, token)
+
+    async def _leased(self, feed: FeedSource, only_if_due: bool) -> FeedOutcome:
+        assert self.registry is not None and self.limiter is not None
+        if only_if_due:
+            due = self.store.due_at(feed.id)
+            if due is None or due > time.time():
+                return _skipped(feed, "no longer due (polled by another replica)")
+        if self.registry.is_retired(feed.url):
+            return _skipped(feed, "retired (HTTP 410); re-add it to poll again")
         state = self.store.get(feed.id)
+        host = host_of(feed.url)
+        try:
+            slot = await self.limiter.acquire(host)
+        except HostBusy as exc:
+            return _skipped(feed, str(exc))
         started = time.monotonic()
         try:
-            outcome = await self._poll(feed, state)
-        except (FetchError, ParseError) as exc:
-            outcome = self._failed(feed, state, exc)
-        except Exception as exc:  # noqa: BLE001 - a feed must never stop the loop
-            outcome = self._failed(feed, state, exc)
-        self._schedule(feed, state, outcome)
-        log.info(
-            "feed.polled",
-            feed_id=feed.id,
-            url=feed.url,
-            status=outcome.status,
-            http_status=outcome.http_status,
-            entries=outcome.entries,
-            new=outcome.new,
-            error=outcome.error,
-            error_class=outcome.error_class,
-            problem=outcome.problem,
-            duration_s=round(time.monotonic() - started, 4),
-            next_poll_in_s=round(outcome.next_poll_in_s, 1),
-            next_poll_reason=outcome.next_poll_reason,
-        )
+            outcome = await self._guarded_poll(feed, state)
+        finally:
+            self.limiter.release(host, slot)
+        self._after(feed, state, outcome)
+        self._log(outcome, time.monotonic() - started)
         return outcome
+
+    async def _guarded_poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
+        try:
+            return await self._poll(feed, state)
+        except (FetchError, ParseError) as exc:
+            return _failed(feed, exc)
+        except Exception as exc:  # noqa: BLE001 - a feed must never stop the loop
+            return _failed(feed, exc)
 
     async def _poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
         result = await self.fetcher.fetch(
             feed.url, etag=state.etag or None, last_modified=state.last_modified or None
         )
+        _track_move(state, result)
+        hints = header_hints(result.headers, time.time()).merged(_stored_hints(state))
         body_hash = _hash(result.body)
         if result.not_modified or result.body is None or body_hash == state.body_hash:
             self._remember(state, result, body_hash)
-            return FeedOutcome(feed, "unchanged", http_status=result.status)
+            return FeedOutcome(feed, "unchanged", http_status=result.status, hints=hints)
         parsed = await self._digest(result.body, feed, result.headers.get("content-type"))
-        fresh = self._fresh(parsed.articles)
-        for start in range(0, len(fresh), self.config.batch_size):
-            self.handles.append(self.enqueue(fresh[start : start + self.config.batch_size]))
+        found = body_hints(result.body)
+        hints = header_hints(result.headers, time.time()).merged(found)
+        new = self._enqueue_fresh(parsed.articles)
         self._remember(state, result, body_hash)  # validators only after the enqueue succeeded
-        state.title = parsed.title or state.title
+        self._learn(state, parsed, found)
         return FeedOutcome(
             feed,
             "ok",
             http_status=result.status,
             entries=parsed.entries,
-            new=len(fresh),
+            new=new,
             problem=parsed.problem,
+            hints=hints,
         )
+
+    async def ingest_pushed(
+        self, feed: FeedSource, body: bytes, content_type: str | None = None
+    ) -> FeedOutcome:
+        """Content pushed by a WebSub hub: the same digest → enqueue path as a poll."""
+        state = self.store.get(feed.id)
+        try:
+            parsed = await self._digest(body, feed, content_type)
+        except ParseError as exc:
+            log.warning("websub.push_unparsable", feed_id=feed.id, error=str(exc))
+            return _failed(feed, exc)
+        new = self._enqueue_fresh(parsed.articles)
+        state.last_push_at = time.time()
+        state.title = parsed.title or state.title
+        self.store.save(feed.id, state)
+        log.info("websub.pushed", feed_id=feed.id, url=feed.url, entries=parsed.entries, new=new)
+        return FeedOutcome(feed, "ok", entries=parsed.entries, new=new, pushed=True)
+
+    def _enqueue_fresh(self, articles: Sequence[Article]) -> int:
+        fresh = self._fresh(articles)
+        for start in range(0, len(fresh), self.config.batch_size):
+            self.handles.append(self.enqueue(fresh[start : start + self.config.batch_size]))
+        return len(fresh)
 
     async def _digest(self, body: bytes, feed: FeedSource, content_type: str | None) -> Digest:
         call = partial(
@@ -153,55 +247,223 @@ class Poller:
         state.etag = result.etag or state.etag
         state.last_modified = result.last_modified or state.last_modified
         state.body_hash = body_hash or state.body_hash
+        state.last_http_status = result.status
 
     @staticmethod
-    def _failed(feed: FeedSource, state: FeedState, exc: Exception) -> FeedOutcome:
-        fallback = "parse" if isinstance(exc, ParseError) else "internal"
-        return FeedOutcome(
-            feed,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            error_class=getattr(exc, "error_class", None) or fallback,
-            retry_after_s=getattr(exc, "retry_after_s", None),
+    def _learn(state: FeedState, parsed: Digest, found: FeedHints) -> None:
+        state.title = parsed.title or state.title
+        stamps = [
+            (a.published_at or a.updated_at).timestamp()
+            for a in parsed.articles
+            if a.published_at or a.updated_at
+        ]
+        previous = max(state.entry_rate_per_day, 0.0) / 86400
+        rate = smoothed_rate(previous, entry_rate(stamps, time.time()))
+        state.entry_rate_per_day = -1.0 if rate is None else rate * 86400
+        state.hub_url = parsed.hub_url or found.hub_url or ""
+        state.self_url = found.self_url or ""
+        state.body_hints = json.dumps(
+            {
+                "ttl_s": found.ttl_s,
+                "sy_period_s": found.sy_period_s,
+                "skip_hours": sorted(found.skip_hours),
+                "skip_days": sorted(found.skip_days),
+            }
         )
 
-    def _schedule(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome) -> None:
+    # --- after a poll: health, events, schedule -----------------------------------------
+    def _after(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome) -> None:
         now = time.time()
-        ok = outcome.status != "failed"
-        state.url = feed.url
-        state.last_polled_at = now
-        if ok:
-            state.status, state.consecutive_errors, state.last_success_at = "ok", 0, now
+        state.url, state.last_polled_at = feed.url, now
+        if outcome.status == "failed" and outcome.error_class == "gone":
+            self._retire(feed, state, outcome)
+            return
+        if outcome.status == "failed":
+            delay, reason = self._on_failure(feed, state, outcome, now)
         else:
-            state.consecutive_errors += 1
-            state.status = "failing"
-            state.last_error = outcome.error or ""
-            state.last_error_class = outcome.error_class or ""
-        delay, reason = next_poll_delay(
-            ok=ok,
-            consecutive_errors=state.consecutive_errors,
-            interval=self.config.interval,
-            retry_after_s=outcome.retry_after_s,
-        )
+            delay, reason = self._on_success(feed, state, outcome, now)
         state.next_poll_at, state.next_poll_reason = now + delay, reason
         outcome.next_poll_in_s, outcome.next_poll_reason = delay, reason
         self.store.save(feed.id, state)
+        if outcome.status != "failed" and state.moved_count >= self.config.moved_after:
+            self._move(feed, state)
+
+    def _on_failure(
+        self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, now: float
+    ) -> tuple[float, str]:
+        state.consecutive_errors += 1
+        state.last_error = outcome.error or ""
+        state.last_error_class = outcome.error_class or ""
+        if state.consecutive_errors >= self.config.degraded_after:
+            if state.status != "degraded":
+                state.degraded_since = now
+                self._event("feed.degraded", feed, state, reason=state.last_error)
+            state.status = "degraded"
+        else:
+            state.status = "failing" if state.status != "degraded" else "degraded"
+        return failure_delay(
+            error_class=outcome.error_class,
+            consecutive_errors=state.consecutive_errors,
+            interval=self.config.interval,
+            retry_after_s=outcome.retry_after_s,
+            rng=self.rng,
+        )
+
+    def _on_success(
+        self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, now: float
+    ) -> tuple[float, str]:
+        if state.status == "degraded":
+            self._event(
+                "feed.recovered",
+                feed,
+                state,
+                degraded_for_s=round(now - state.degraded_since, 1),
+                after_errors=state.consecutive_errors,
+            )
+        state.status, state.consecutive_errors, state.last_success_at = "ok", 0, now
+        state.degraded_since = 0.0
+        pushed = self.websub is not None and self.websub.push_active(feed.id, now)
+        known = bool(state.body_hints) and state.entry_rate_per_day >= 0  # learned from dates
+        return success_delay(
+            interval=self.config.interval,
+            now=now,
+            rate_per_s=state.entry_rate_per_day / 86400 if known else None,
+            hints=outcome.hints,
+            push_fallback_s=self.config.websub_fallback_s if pushed else None,
+            rng=self.rng,
+        )
+
+    def _retire(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome) -> None:
+        assert self.registry is not None
+        state.status = "retired"
+        state.consecutive_errors += 1
+        state.last_error, state.last_error_class = outcome.error or "", "gone"
+        state.next_poll_at, state.next_poll_reason = 0.0, "retired: HTTP 410 Gone"
+        outcome.next_poll_reason = state.next_poll_reason
+        self.store.unschedule(feed.id, state)
+        self.registry.retire(feed.url, outcome.error or "HTTP 410 Gone")
+
+    def _move(self, feed: FeedSource, state: FeedState) -> None:
+        """N consistent 301/308 sightings: persist the new URL, carry the state over."""
+        assert self.registry is not None
+        new_url, sightings = state.moved_to, state.moved_count
+        self.registry.record_move(feed.url, new_url, sightings)
+        moved = FeedState(**{**asdict(state), "url": new_url, "moved_to": "", "moved_count": 0})
+        self.store.save(feed_id(new_url), moved)
+        state.next_poll_reason = f"moved to {new_url} after {sightings} permanent redirects"
+        self.store.unschedule(feed.id, state)
+        log.info("feed.moved", feed_id=feed.id, url=feed.url, to=new_url, sightings=sightings)
+
+    def _event(self, kind: str, feed: FeedSource, state: FeedState, **data: Any) -> None:
+        details = {"url": feed.url, "name": feed.name, "consecutive_errors": state.consecutive_errors}
+        emit_feed_event(self.store.client, self.store.keys, kind, feed.id, {**details, **data})
+        log.warning(kind, feed_id=feed.id, url=feed.url, **data)
+
+    def _log(self, outcome: FeedOutcome, duration_s: float) -> None:
+        log.info(
+            "feed.polled",
+            feed_id=outcome.feed.id,
+            url=outcome.feed.url,
+            status=outcome.status,
+            http_status=outcome.http_status,
+            entries=outcome.entries,
+            new=outcome.new,
+            error=outcome.error,
+            error_class=outcome.error_class,
+            problem=outcome.problem,
+            duration_s=round(duration_s, 4),
+            next_poll_in_s=round(outcome.next_poll_in_s, 1),
+            next_poll_reason=outcome.next_poll_reason,
+        )
+
+    # --- the loop -----------------------------------------------------------------------
+    async def tick(self, load_feeds: Callable[[], Sequence[FeedSource]]) -> list[FeedOutcome]:
+        """One scheduler pass: pushed content, WebSub renewals, then every due feed."""
+        feeds = {f.id: f for f in self.feeds(load_feeds())}
+        now = time.time()
+        self.store.ensure_scheduled(feeds, now)
+        outcomes = await self._websub_pass(feeds, now)
+        due = [feeds[i] for i in self.store.due(now, 1000) if i in feeds]
+        if due:
+            outcomes += await self.poll_all(due, only_if_due=True)
+        await self._subscribe_hubs(outcomes)
+        return outcomes
 
     async def run_forever(
         self, load_feeds: Callable[[], Sequence[FeedSource]], stop: asyncio.Event, tick_s: float
     ) -> None:
         """Poll due feeds until `stop` is set; the feed list is re-read every tick."""
         while not stop.is_set():
-            feeds = {f.id: f for f in load_feeds()}
-            self.store.ensure_scheduled(feeds, time.time())
-            due = [feeds[i] for i in self.store.due(time.time(), 1000) if i in feeds]
-            if due:
-                await self.poll_all(due)
-                self.handles.clear()
+            try:
+                await self.tick(load_feeds)
+            except Exception:  # noqa: BLE001 - e.g. Redis briefly unavailable: retry next tick
+                log.exception("poller.tick_failed")
+            self.handles.clear()
             try:
                 await asyncio.wait_for(stop.wait(), timeout=tick_s)
             except TimeoutError:
                 pass
+
+    async def _websub_pass(self, feeds: dict[str, FeedSource], now: float) -> list[FeedOutcome]:
+        if self.websub is None:
+            return []
+        outcomes = []
+        for item in self.websub.drain(100):
+            feed = feeds.get(item.feed_id)
+            if feed is not None:
+                outcomes.append(await self.ingest_pushed(feed, item.body, item.content_type))
+        await self.websub.renew_due(now)
+        return outcomes
+
+    async def _subscribe_hubs(self, outcomes: Sequence[FeedOutcome]) -> None:
+        if self.websub is None:
+            return
+        for outcome in outcomes:
+            if outcome.status != "ok" or outcome.pushed:
+                continue
+            state = self.store.get(outcome.feed.id)
+            if state.hub_url:
+                topic = state.self_url or outcome.feed.url
+                await self.websub.ensure(outcome.feed.id, outcome.feed.url, state.hub_url, topic)
+
+
+def _skipped(feed: FeedSource, reason: str) -> FeedOutcome:
+    return FeedOutcome(feed, "unchanged", skipped=True, next_poll_reason=reason)
+
+
+def _failed(feed: FeedSource, exc: Exception) -> FeedOutcome:
+    fallback = "parse" if isinstance(exc, ParseError) else "internal"
+    return FeedOutcome(
+        feed,
+        "failed",
+        http_status=getattr(exc, "status", None),
+        error=f"{type(exc).__name__}: {exc}"[:500],
+        error_class=getattr(exc, "error_class", None) or fallback,
+        retry_after_s=getattr(exc, "retry_after_s", None),
+    )
+
+
+def _track_move(state: FeedState, result: FetchResult) -> None:
+    """Count consecutive identical permanent redirects; anything else resets the count."""
+    target = result.permanent_redirect
+    if target and target == state.moved_to:
+        state.moved_count += 1
+    elif target:
+        state.moved_to, state.moved_count = target, 1
+    else:
+        state.moved_to, state.moved_count = "", 0
+
+
+def _stored_hints(state: FeedState) -> FeedHints:
+    if not state.body_hints:
+        return FeedHints()
+    raw = json.loads(state.body_hints)
+    return FeedHints(
+        ttl_s=raw.get("ttl_s"),
+        sy_period_s=raw.get("sy_period_s"),
+        skip_hours=frozenset(raw.get("skip_hours", ())),
+        skip_days=frozenset(raw.get("skip_days", ())),
+    )
 
 
 def _hash(body: bytes | None) -> str:
