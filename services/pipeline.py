@@ -198,7 +198,9 @@ def settle(item: Publication, attempt: Attempt, reply: Reply) -> PublishOutcome 
         decided = resolve(item, reply.state)
         if decided.mode != "skip":
             return decided
-        return PublishOutcome(status="replayed", existing_id=parse_identity(reply.state.identity)[1])
+        return PublishOutcome(
+            status="replayed", existing_id=parse_identity(reply.state.identity)[1]
+        )
     if reply.status == "replayed":
         return PublishOutcome(status="replayed", existing_id=reply.values[0])
     if reply.status == "duplicate":

@@ -22,7 +22,7 @@ from services.core.taxonomy import load_taxonomy
 from services.reclassify import reclassify
 from services.runtime import redis_url_for
 
-_SOURCE_TYPES = {b"article.published", b"article.updated"}
+_SOURCE_TYPES = {b"article.published", b"article.updated", b"article.reclassified"}
 
 
 def recent_events(client: redis.Redis, stream: str, since: timedelta) -> Iterator[ArticleEvent]:

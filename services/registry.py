@@ -25,7 +25,9 @@ FEED_SCHEMA: Final = "newswire.feed.v1"
 EVENTS_MAXLEN: Final = 100_000
 
 
-def emit_feed_event(client: redis.Redis, keys: Keys, kind: str, fid: str, data: dict[str, Any]) -> None:
+def emit_feed_event(
+    client: redis.Redis, keys: Keys, kind: str, fid: str, data: dict[str, Any]
+) -> None:
     """XADD a `feed.*` event (type, id, schema, data) to `<prefix>:feeds`."""
     payload = {"type": kind, "feed_id": fid, "at": time.time(), **data}
     client.xadd(
@@ -49,17 +51,24 @@ class FeedRegistry:
     # --- CLI-side edits -------------------------------------------------------------
     def add(self, feed: FeedSource) -> bool:
         """Add (or update) a feed; clears a retirement or removal. True when it was new."""
-        record = {"url": feed.url, "name": feed.name, "tags": list(feed.tags), "added_at": time.time()}
+        record = {
+            "url": feed.url,
+            "name": feed.name,
+            "tags": list(feed.tags),
+            "added_at": time.time(),
+        }
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(self.feeds_key, feed.url, orjson.dumps(record))
         pipe.hdel(self.removed_key, feed.url)
         pipe.hdel(self.retired_key, feed.url)
         created = pipe.execute()[0]
-        emit_feed_event(self.client, self.keys, "feed.added", feed.id, {"url": feed.url, "name": feed.name})
+        emit_feed_event(
+            self.client, self.keys, "feed.added", feed.id, {"url": feed.url, "name": feed.name}
+        )
         return bool(created)
 
     def remove(self, url: str, *, in_file: bool) -> bool:
-        """Remove a registry feed; a file feed is suppressed with a tombstone. True if anything changed."""
+        """Remove a registry feed; a file feed gets a tombstone. True if anything changed."""
         pipe = self.client.pipeline(transaction=True)
         pipe.hdel(self.feeds_key, url)
         if in_file:
@@ -72,7 +81,11 @@ class FeedRegistry:
         out = []
         for raw in self.client.hvals(self.feeds_key):
             record = orjson.loads(raw)
-            out.append(FeedSource(url=record["url"], name=record.get("name"), tags=tuple(record.get("tags", ()))))
+            out.append(
+                FeedSource(
+                    url=record["url"], name=record.get("name"), tags=tuple(record.get("tags", ()))
+                )
+            )
         return sorted(out, key=lambda f: f.url)
 
     # --- poller-side facts ----------------------------------------------------------
@@ -92,7 +105,9 @@ class FeedRegistry:
     def retire(self, url: str, reason: str) -> None:
         """Mark a feed retired (410 Gone) and emit `feed.retired`."""
         self.client.hset(self.retired_key, url, orjson.dumps({"at": time.time(), "reason": reason}))
-        emit_feed_event(self.client, self.keys, "feed.retired", feed_id(url), {"url": url, "reason": reason})
+        emit_feed_event(
+            self.client, self.keys, "feed.retired", feed_id(url), {"url": url, "reason": reason}
+        )
 
     def is_retired(self, url: str) -> bool:
         return bool(self.client.hexists(self.retired_key, url))
@@ -101,7 +116,9 @@ class FeedRegistry:
         return {k.decode(): v.decode() for k, v in self.client.hgetall(self.moves_key).items()}
 
     def retired(self) -> dict[str, dict[str, Any]]:
-        return {k.decode(): orjson.loads(v) for k, v in self.client.hgetall(self.retired_key).items()}
+        return {
+            k.decode(): orjson.loads(v) for k, v in self.client.hgetall(self.retired_key).items()
+        }
 
     def removed(self) -> set[str]:
         return {k.decode() for k in self.client.hkeys(self.removed_key)}
@@ -109,7 +126,9 @@ class FeedRegistry:
     # --- the merged view --------------------------------------------------------------
     def merge(self, file_feeds: Iterable[FeedSource]) -> list[FeedSource]:
         """File feeds + registry feeds, moves applied, removed and retired feeds dropped."""
-        return merge_feeds(list(file_feeds), self.added(), self.moves(), set(self.retired()), self.removed())
+        return merge_feeds(
+            list(file_feeds), self.added(), self.moves(), set(self.retired()), self.removed()
+        )
 
 
 def merge_feeds(

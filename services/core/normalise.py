@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from datetime import datetime
@@ -12,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from services.core.canonical import canonicalize_url
+from services.core.dedupe import content_hash
 from services.core.ids import article_id
 from services.core.models import Article, FeedRef, RawEntry
 
@@ -69,12 +69,6 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     return resolved
 
 
-def text_hash(title: str, text: str) -> str:
-    """Hash of case- and whitespace-normalised title + text."""
-    norm = _SPACE.sub(" ", f"{title}\n{text}".lower()).strip()
-    return hashlib.sha1(norm.encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
-
-
 def normalise(
     raw: RawEntry,
     *,
@@ -92,7 +86,7 @@ def normalise(
     title = plain_text(raw.title, TITLE_MAX_CHARS)
     summary = plain_text(raw.summary_html or raw.content_html or "")
     canonical = canonicalize_url(url)
-    chash = text_hash(title, summary)
+    chash = content_hash(title, summary)
     return Article(
         id=article_id(primary_identity(raw.guid, canonical, chash, feed.id, shared_links)),
         guid=raw.guid,

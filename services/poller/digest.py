@@ -5,12 +5,11 @@ Module-level and pure so the poller can run it in a process pool.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
 
-from services.core.canonical import canonicalize_url
+from services.core.dedupe import shared_links, untrustworthy_guids
 from services.core.models import Article, FeedRef, ParsedFeed, RawEntry
 from services.core.normalise import absolute_http_url, normalise
 from services.core.parse import parse_feed
@@ -43,7 +42,9 @@ def digest(
     shared = _shared_links(entries, base)
     articles = []
     for raw in entries:
-        article = normalise(raw, feed=ref, fetched_at=fetched_at, base_url=base, shared_links=shared)
+        article = normalise(
+            raw, feed=ref, fetched_at=fetched_at, base_url=base, shared_links=shared
+        )
         if article is not None:
             articles.append(article)
     return Digest(
@@ -57,19 +58,15 @@ def digest(
 
 
 def _trustworthy_guids(entries: tuple[RawEntry, ...]) -> list[RawEntry]:
-    """A GUID repeated across items of one document identifies nothing: drop it."""
-    counts = Counter(e.guid for e in entries if e.guid)
-    return [
-        e.model_copy(update={"guid": None}) if e.guid and counts[e.guid] > 1 else e
-        for e in entries
-    ]
+    """A GUID one document uses for items with different links identifies nothing: drop it."""
+    bad = untrustworthy_guids([e.guid for e in entries], [e.link for e in entries])
+    return [e.model_copy(update={"guid": None}) if e.guid in bad else e for e in entries]
 
 
 def _shared_links(entries: list[RawEntry], base: str) -> frozenset[str]:
-    """Canonical links carried by several items (e.g. the site's home page) are not identities."""
+    """Canonical links several items carry (e.g. the site's home page) are not identities."""
     links = [absolute_http_url(e.link, base) for e in entries]
-    counts = Counter(canonicalize_url(link) for link in links if link)
-    return frozenset(link for link, n in counts.items() if n > 1)
+    return shared_links(links, [e.title for e in entries])
 
 
 def _hub(parsed: ParsedFeed) -> str | None:

@@ -26,7 +26,13 @@ _ATTR = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _MAX_AGE = re.compile(r"(?:^|[,\s])(s-maxage|max-age)\s*=\s*\"?(\d{1,10})", re.I)
 _NO_CACHE = re.compile(r"(?:^|[,\s])(no-cache|no-store)\b", re.I)
 
-PERIOD_S = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400, "yearly": 365 * 86400}
+PERIOD_S = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 7 * 86400,
+    "monthly": 30 * 86400,
+    "yearly": 365 * 86400,
+}
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -147,7 +153,10 @@ def _skip_days(head: bytes) -> frozenset[int]:
 def _links(head: bytes) -> dict[str, str]:
     found: dict[str, str] = {}
     for tag in _LINK_TAG.finditer(head):
-        attrs = {m.group(1).lower(): (m.group(2) or m.group(3) or "") for m in _ATTR.finditer(tag.group(1))}
+        attrs = {
+            m.group(1).lower(): (m.group(2) or m.group(3) or "")
+            for m in _ATTR.finditer(tag.group(1))
+        }
         rel = attrs.get(b"rel", b"").decode("utf-8", "replace").strip().lower()
         href = attrs.get(b"href", b"").decode("utf-8", "replace").strip()
         if rel in ("hub", "self") and href.startswith(("http://", "https://")):

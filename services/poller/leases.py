@@ -34,7 +34,9 @@ def replica_id() -> str:
 class Leases:
     """Leases named `<prefix>:lease:<name>` owned by one replica (`owner`)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, *, ttl_s: float, owner: str | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, *, ttl_s: float, owner: str | None = None
+    ) -> None:
         self._client = client
         self._prefix = f"{keys.prefix}:lease:"
         self.ttl_ms = max(int(ttl_s * 1000), 1)

@@ -10,6 +10,7 @@ silently (degraded after N failures, retired only on 410 Gone).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -170,7 +171,7 @@ class Poller:
             return await self._poll(feed, state)
         except (FetchError, ParseError) as exc:
             return _failed(feed, exc)
-        except Exception as exc:  # noqa: BLE001 - a feed must never stop the loop
+        except Exception as exc:
             return _failed(feed, exc)
 
     async def _poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
@@ -355,7 +356,11 @@ class Poller:
         log.info("feed.moved", feed_id=feed.id, url=feed.url, to=new_url, sightings=sightings)
 
     def _event(self, kind: str, feed: FeedSource, state: FeedState, **data: Any) -> None:
-        details = {"url": feed.url, "name": feed.name, "consecutive_errors": state.consecutive_errors}
+        details = {
+            "url": feed.url,
+            "name": feed.name,
+            "consecutive_errors": state.consecutive_errors,
+        }
         emit_feed_event(self.store.client, self.store.keys, kind, feed.id, {**details, **data})
         log.warning(kind, feed_id=feed.id, url=feed.url, **data)
 
@@ -396,13 +401,11 @@ class Poller:
         while not stop.is_set():
             try:
                 await self.tick(load_feeds)
-            except Exception:  # noqa: BLE001 - e.g. Redis briefly unavailable: retry next tick
+            except Exception:
                 log.exception("poller.tick_failed")
             self.handles.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=tick_s)
-            except TimeoutError:
-                pass
 
     async def _websub_pass(self, feeds: dict[str, FeedSource], now: float) -> list[FeedOutcome]:
         if self.websub is None:

@@ -69,7 +69,9 @@ class HostLimiter:
         token = secrets.token_hex(8)
         keys = [f"{self._prefix}{host}:slots", f"{self._prefix}{host}:next"]
         wait_ms = int(
-            self._acquire(keys=keys, args=[token, self.max_concurrent, self.spacing_ms, self.slot_ttl_ms])
+            self._acquire(
+                keys=keys, args=[token, self.max_concurrent, self.spacing_ms, self.slot_ttl_ms]
+            )
         )
         return (token, 0.0) if wait_ms <= 0 else (None, wait_ms / 1000)
 

@@ -76,7 +76,10 @@ def success_delay(
     """Seconds until the next poll after a successful one, and the reason."""
     base, reason = _rate_interval(interval, rate_per_s)
     if push_fallback_s is not None and push_fallback_s > base:
-        base, reason = push_fallback_s, f"WebSub push active; fallback poll every {push_fallback_s:.0f}s"
+        base, reason = (
+            push_fallback_s,
+            f"WebSub push active; fallback poll every {push_fallback_s:.0f}s",
+        )
     jitter = (rng or random).uniform(0.9, 1.1)
     delay = min(max(base * jitter, interval.min_s), interval.max_s)
     when, reasons = now + delay, [reason]
