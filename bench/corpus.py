@@ -88,8 +88,13 @@ def variant(doc: Document, marker: int) -> Document:
     return Document(doc.name, body)
 
 
+def small(corpus: list[Document], max_bytes: int = 80_000) -> list[Document]:
+    """Ordinary-sized XML feeds (no podcasts, no JSON): the steady-rate latency phase uses them."""
+    return [d for d in corpus if len(d.decoded()) <= max_bytes and d.name.endswith((".xml", ".rdf", ".atom"))]
+
+
 def scaled(corpus: list[Document], feeds: int, prefix: str, first_marker: int) -> dict[str, Document]:
-    """`feeds` documents at distinct paths `/{prefix}{k}/{name}`, cycling through the corpus."""
+    """`feeds` documents at distinct paths `/{prefix}{marker}/{name}`, cycling through `corpus`."""
     out: dict[str, Document] = {}
     for k in range(feeds):
         doc = corpus[k % len(corpus)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
+from collections import Counter
 from importlib.metadata import version
 
 from reader import make_reader  # type: ignore[import-not-found]
@@ -19,11 +21,13 @@ def main() -> None:
     reader = make_reader(db_path)
     for url in urls:
         reader.add_feed(url)
-    errors = 0
+    warnings.simplefilter("ignore")
+    errors: Counter[str] = Counter()
     started = time.perf_counter()
     for result in reader.update_feeds_iter(workers=workers):
         if isinstance(result.value, Exception):
-            errors += 1
+            cause = result.value.__cause__
+            errors[f"{type(result.value).__name__}: {type(cause).__name__ if cause else ''}"] += 1
     elapsed = time.perf_counter() - started
     entries = reader.get_entry_counts().total
     reader.close()
@@ -32,7 +36,8 @@ def main() -> None:
             {
                 "feeds": len(urls),
                 "entries": entries,
-                "errors": errors,
+                "errors": sum(errors.values()),
+                "error_kinds": dict(errors),
                 "elapsed_s": elapsed,
                 "entries_per_s": entries / elapsed if elapsed else 0.0,
                 "workers": workers,

@@ -12,17 +12,17 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
-from corpus import Document, load_corpus, scaled  # noqa: E402
+from corpus import Document, load_corpus, scaled, small  # noqa: E402
 
 from services.demo.server import FeedServer  # noqa: E402
 
 
 def documents(spec: dict[str, list[int]]) -> dict[str, Document]:
-    """Every served document; `spec` maps a path prefix to [feeds, first_marker]."""
+    """Every served document; `spec` maps a path prefix to [feeds, first_marker, small_only]."""
     corpus = load_corpus()
     out: dict[str, Document] = {}
-    for prefix, (feeds, first) in spec.items():
-        out.update(scaled(corpus, feeds, prefix, first))
+    for prefix, (feeds, first, small_only) in spec.items():
+        out.update(scaled(small(corpus) if small_only else corpus, feeds, prefix, first))
     return out
 
 

@@ -37,6 +37,26 @@ class PollerSettings(BaseModel):
     max_entries_per_feed: int = Field(1000, ge=1)
     seen_ttl_s: int = Field(30 * 86400, ge=60)
     tick_s: float = Field(1.0, gt=0)
+    degraded_after: int = Field(5, ge=1, description="Consecutive failures before feed.degraded.")
+    moved_after: int = Field(3, ge=1, description="Consistent 301/308 sightings before feed.moved.")
+    lease_s: float = Field(120.0, gt=0, description="One replica fetches a feed at a time.")
+    host_concurrency: int = Field(2, ge=1, description="Fetches in flight per host, all replicas.")
+    host_spacing_s: float = Field(0.25, ge=0, description="Minimum spacing of requests per host.")
+    host_max_wait_s: float = Field(60.0, gt=0)
+    websub_fallback_s: float = Field(6 * 3600.0, gt=0, description="Poll interval of pushed feeds.")
+
+
+class WebSubSettings(BaseModel):
+    """WebSub (PubSubHubbub) subscriptions for feeds that advertise rel=hub."""
+
+    enabled: bool = False
+    callback_base_url: str | None = Field(
+        None, description="Public URL under which the hub reaches our callback endpoint."
+    )
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8089, ge=0, le=65535)
+    lease_s: int = Field(10 * 86400, ge=60)
+    max_push_bytes: int = Field(3 * 1024 * 1024, gt=0)
 
 
 class WorkerSettings(BaseModel):
@@ -92,6 +112,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     streams: StreamSettings = StreamSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    websub: WebSubSettings = WebSubSettings()
 
     def stream_key(self, name: str) -> str:
         return f"{self.stream_prefix}:{name}"

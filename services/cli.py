@@ -14,11 +14,13 @@ from rich.console import Console
 
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
+from services.cli_feeds import feeds_app
 from services.core.errors import ConfigError, EventError, NewswireError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="newswire: news feeds in, events out."
 )
+app.add_typer(feeds_app, name="feeds", help="The feed registry: list, add, remove, OPML, discover.")
 out = Console()
 err = Console(stderr=True)
 
@@ -171,6 +173,27 @@ def classify(
             "word_count": extra.word_count,
         }
         sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+
+
+dedupe_app = typer.Typer(help="Duplicate detection with the workers' decision logic.")
+app.add_typer(dedupe_app, name="dedupe")
+
+
+@dedupe_app.command("check")
+def dedupe_check(
+    source: Annotated[str, typer.Argument(help="JSONL file or - for stdin")] = "-",
+) -> None:
+    """JSONL {"a": item, "b": item} in; {"duplicate", "score", "method"} out, line by line."""
+    from services.dedupe_cli import dedupe_check_lines
+
+    handle = sys.stdin if source == "-" else Path(source).open(encoding="utf-8")  # noqa: SIM115
+    with handle:
+        try:
+            for line in dedupe_check_lines(handle):
+                sys.stdout.write(line + "\n")
+        except ValueError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(2) from None
 
 
 @app.command()

@@ -12,6 +12,7 @@ article is offered again with that state as the new assumption.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ Enricher = Callable[[str, str], Enrichment]
 Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed"]
 Mode = Literal["publish", "update", "duplicate", "skip"]
 MAX_ATTEMPTS = 6
+HOT_BAND = 16  # a band field holding this many articles is frozen (recurring-series noise)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class Publication:
     def kinds(self) -> str:
         """One letter per identity key: ``h`` for content keys, ``k`` for the others."""
         return "".join("h" if k.startswith("hash:") else "k" for k in self.identity_keys)
+
+    @property
+    def content_token(self) -> str:
+        """What identity keys store of the content hash (16 hex: a short Redis string)."""
+        return self.event.content_hash[:16]
 
     @property
     def handle(self) -> str:
@@ -114,6 +121,19 @@ class Publisher(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ArticleResult:
+    """What happened to one article: the facts of its canonical log line."""
+
+    article_id: str
+    story_id: str
+    status: str
+    topics: tuple[tuple[str, float], ...]
+    duplicate_of: str | None
+    stream_ids: tuple[str, ...]
+    fetched_at: datetime
+
+
 @dataclass
 class BatchReport:
     published: int = 0
@@ -123,6 +143,8 @@ class BatchReport:
     replayed: int = 0
     topics: Counter[str] = field(default_factory=Counter)
     stream_ids: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    results: list[ArticleResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -172,24 +194,42 @@ def _resolve_identity(item: Publication, state: StoreState) -> Attempt:
 
 
 def run_attempts(items: Sequence[Publication], round_trip: RoundTrip) -> list[PublishOutcome]:
-    """Offer every item to the store until each is settled (one round trip per pass)."""
+    """Offer every item to the store until each is settled (one round trip per pass).
+
+    The first pass sends every item. Later passes send only items whose band keys do not
+    overlap an earlier item of the same pass: a publish there would invalidate their state
+    (copies of one story in one batch settle one per pass instead of never).
+    """
     outcomes: dict[int, PublishOutcome] = {}
     pending = {i: first_attempt() for i in range(len(items))}
-    for _ in range(MAX_ATTEMPTS):
-        if not pending:
-            break
-        replies = round_trip([(items[i], a) for i, a in pending.items()])
-        nxt: dict[int, Attempt] = {}
-        for (i, attempt), reply in zip(pending.items(), replies, strict=True):
+    tries = dict.fromkeys(pending, 0)
+    chosen = dict(pending)  # first pass: everything, in one round trip
+    while chosen:
+        if any(tries[i] >= MAX_ATTEMPTS for i in chosen):
+            raise PublishError(f"{len(pending)} articles kept racing other workers: retry them")
+        replies = round_trip([(items[i], chosen[i]) for i in chosen])
+        for (i, attempt), reply in zip(chosen.items(), replies, strict=True):
+            tries[i] += 1
             result = settle(items[i], attempt, reply)
             if isinstance(result, Attempt):
-                nxt[i] = result
+                pending[i] = result
             else:
                 outcomes[i] = result
-        pending = nxt
-    if pending:
-        raise PublishError(f"{len(pending)} articles kept racing other workers: retry the batch")
+                del pending[i]
+        chosen = _independent(items, pending)
     return [outcomes[i] for i in range(len(items))]
+
+
+def _independent(items: Sequence[Publication], pending: dict[int, Attempt]) -> dict[int, Attempt]:
+    """Pending attempts, minus those sharing a band key with an earlier one."""
+    taken: set[str] = set()
+    chosen: dict[int, Attempt] = {}
+    for i, attempt in pending.items():
+        bands = set(items[i].band_keys)
+        if not bands & taken:
+            chosen[i] = attempt
+            taken |= bands
+    return chosen
 
 
 def settle(item: Publication, attempt: Attempt, reply: Reply) -> PublishOutcome | Attempt:
@@ -248,8 +288,13 @@ def identity_keys(article: Article) -> tuple[str, ...]:
 
 def near_signature(article: Article) -> dedupe.Signature:
     url = article.canonical_url if url_is_identity(article) else None
+    chash = article.content_hash if len(article.content_hash) == 32 else None  # else legacy
     return dedupe.signature(
-        article.title, article.text, canonical_url=url, published_at=article.published_at
+        article.title,
+        article.text,
+        canonical_url=url,
+        published_at=article.published_at,
+        content_hash_hex=chash,
     )
 
 
@@ -312,11 +357,32 @@ def process_batch(
     """Run one batch through the stages; safe to repeat (publishing is idempotent)."""
     when = now or datetime.now(UTC)
     unique = {a.id: a for a in articles}.values()  # in-batch exact duplicates
+    started = time.perf_counter()
     items = [prepare(a, classifier, enricher, when) for a in unique]
+    prepared = time.perf_counter()
+    outcomes = publisher.publish(items)
     report = BatchReport(duplicates=len(articles) - len(items))
-    for item, outcome in zip(items, publisher.publish(items), strict=True):
+    report.stage_seconds = {
+        "dedupe_classify_enrich": prepared - started,
+        "publish": time.perf_counter() - prepared,
+    }
+    for item, outcome in zip(items, outcomes, strict=True):
         _count(report, item, outcome)
+        report.results.append(_result(item, outcome))
     return report
+
+
+def _result(item: Publication, outcome: PublishOutcome) -> ArticleResult:
+    event = item.event
+    return ArticleResult(
+        article_id=event.id,
+        story_id=event.story.id,
+        status=outcome.status,
+        topics=tuple((t.slug, round(t.score, 3)) for t in event.topics),
+        duplicate_of=outcome.existing_id if outcome.status != "published" else None,
+        stream_ids=outcome.stream_ids,
+        fetched_at=event.fetched_at,
+    )
 
 
 def _count(report: BatchReport, item: Publication, outcome: PublishOutcome) -> None:

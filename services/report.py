@@ -14,9 +14,12 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         feeds.add_column(column, justify="right")
     feeds.add_row(str(summary.feeds_ok), str(summary.feeds_unchanged), str(summary.feeds_failed))
     articles = Table(title="articles", show_header=True)
-    for column in ("new", "published", "duplicate"):
+    for column in ("new", "published", "duplicate", "near-duplicate", "updated"):
         articles.add_column(column, justify="right")
-    articles.add_row(str(summary.articles_new), str(summary.published), str(summary.duplicates))
+    articles.add_row(
+        *(str(n) for n in (summary.articles_new, summary.published, summary.duplicates,
+                           summary.near_duplicates, summary.updated))
+    )  # fmt: skip
     topics = Table(title="topics", show_header=True)
     topics.add_column("topic")
     topics.add_column("published", justify="right")

@@ -31,6 +31,7 @@ from services.metrics import RedisCollector, exposition_registry
 from services.poller.loop import FeedOutcome, Poller, PollerConfig
 from services.poller.schedule import Interval
 from services.runtime import redis_url_for
+from services.websub import CallbackServer, WebSubStore, WebSubSubscriber
 
 log = structlog.get_logger("newswire.run")
 
@@ -43,6 +44,8 @@ class RunSummary:
     articles_new: int = 0
     published: int = 0
     duplicates: int = 0
+    near_duplicates: int = 0
+    updated: int = 0
     topics: Counter[str] = field(default_factory=Counter)
     failures: list[FeedOutcome] = field(default_factory=list)
 
@@ -60,6 +63,8 @@ class RunSummary:
     def add_batch(self, report: dict[str, Any]) -> None:
         self.published += int(report.get("published", 0))
         self.duplicates += int(report.get("duplicates", 0)) + int(report.get("replayed", 0))
+        self.near_duplicates += int(report.get("near_duplicates", 0))
+        self.updated += int(report.get("updated", 0))
         self.topics.update(report.get("topics", {}))
 
 
@@ -106,7 +111,10 @@ def _enqueue_for(once: bool) -> Any:
 
     def enqueue(batch: list[Article]) -> Any:
         payload = [a.model_dump(mode="json") for a in batch]
-        return process_batch.apply_async(args=(payload,), ignore_result=not once)
+        correlation_id = str(structlog.contextvars.get_contextvars().get("correlation_id", ""))
+        return process_batch.apply_async(
+            args=(payload,), ignore_result=not once, headers={"correlation_id": correlation_id}
+        )
 
     return enqueue
 
@@ -127,6 +135,13 @@ def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poll
         batch_size=poll.batch_size,
         max_entries=poll.max_entries_per_feed,
         concurrency=fetch.concurrency,
+        degraded_after=poll.degraded_after,
+        moved_after=poll.moved_after,
+        lease_s=poll.lease_s,
+        host_concurrency=poll.host_concurrency,
+        host_spacing_s=poll.host_spacing_s,
+        host_max_wait_s=poll.host_max_wait_s,
+        websub_fallback_s=poll.websub_fallback_s,
     )
     return Poller(
         fetcher=fetcher,
@@ -181,22 +196,50 @@ def run(
             worker.start()
         client = redis.Redis.from_url(url)
         health = start_poller_health(settings, url, client)
+        callback: CallbackServer | None = None
         try:
             poller = build_poller(settings, client, once=once)
             if once:
                 return asyncio.run(_once(poller, feeds, wait_timeout_s))
+            callback = start_websub(settings, client, poller)
             asyncio.run(_forever(poller, feeds_path, feeds, settings.poller.tick_s))
             return RunSummary()
         finally:
             worker.stop()
-            if health is not None:
-                health.stop()
+            for server in (health, callback):
+                if server is not None:
+                    server.stop()
             client.close()
+
+
+def start_websub(settings: Settings, client: redis.Redis, poller: Poller) -> CallbackServer | None:
+    """Serve the WebSub callback and let the poller subscribe to hubs (when enabled)."""
+    websub = settings.websub
+    if not websub.enabled:
+        return None
+    if not websub.callback_base_url:
+        raise ConfigError("NEWSWIRE_WEBSUB__CALLBACK_BASE_URL is required when WebSub is enabled")
+    keys = Keys(settings.stream_prefix)
+    server = CallbackServer(
+        WebSubStore(client, keys), websub.listen_host, websub.listen_port,
+        max_bytes=websub.max_push_bytes,
+    ).start()  # fmt: skip
+    poller.websub = WebSubSubscriber(
+        client,
+        keys,
+        callback_base_url=websub.callback_base_url,
+        lease_s=websub.lease_s,
+        allow_private_networks=settings.fetch_allow_private_networks,
+        user_agent=settings.fetch.user_agent.format(contact=settings.fetch.contact_url),
+    )
+    log.info("websub.listening", host=websub.listen_host, port=websub.listen_port)
+    return server
 
 
 async def _once(poller: Poller, feeds: Sequence[FeedSource], wait_timeout_s: float) -> RunSummary:
     summary = RunSummary()
     try:
+        feeds = poller.feeds(feeds)  # registry adds, moves and retirements apply
         poller.store.ensure_scheduled((f.id for f in feeds), 0)
         summary.add_feeds(await poller.poll_all(feeds))
     finally:
@@ -231,4 +274,7 @@ async def _forever(
     finally:
         with contextlib.suppress(Exception):
             await poller.fetcher.aclose()  # type: ignore[attr-defined]
+        if poller.websub is not None:
+            with contextlib.suppress(Exception):
+                await poller.websub.aclose()
         log.info("poller.stopped")

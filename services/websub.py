@@ -36,6 +36,7 @@ log = structlog.get_logger("newswire.websub")
 
 MAX_PUSH_BYTES = 3 * 1024 * 1024
 PENDING_RETRY_S = 600.0
+INBOX_MAX = 10_000
 SIGNATURE_ALGOS = frozenset({"sha1", "sha256", "sha384", "sha512"})
 
 
@@ -108,7 +109,10 @@ class WebSubStore:
             "content_type": headers.get("content-type"),
             "body": base64.b64encode(body).decode(),
         }
-        self.client.rpush(self.inbox_key, orjson.dumps(item))
+        pipe = self.client.pipeline(transaction=True)
+        pipe.rpush(self.inbox_key, orjson.dumps(item))
+        pipe.ltrim(self.inbox_key, -INBOX_MAX, -1)  # bounded: polling catches up on overflow
+        pipe.execute()
         return 202
 
     def drain(self, limit: int) -> list[Pushed]:

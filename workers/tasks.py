@@ -1,21 +1,30 @@
-"""Celery tasks: validate the payload, call the pipeline, own the retry policy. Nothing else."""
+"""Celery tasks: validate the payload, call the pipeline, own the retry policy. Nothing else.
+
+Each processed article gets one canonical log line (`article.processed`); the poller's
+correlation id (task header `correlation_id`) is bound to every line of the task.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
+import structlog
 from celery import Task
 from pydantic import ValidationError
 
+from services import metrics
 from services.core.enrich import enrich
 from services.core.errors import PublishError
 from services.core.models import Article
+from services.pipeline import BatchReport
 from services.pipeline import process_batch as run_pipeline
 from workers.celery_app import app
 from workers.context import worker_context
 
 PROCESS_BATCH = "newswire.process_batch"
+log = structlog.get_logger("newswire.worker")
 
 
 @app.task(
@@ -30,15 +39,50 @@ PROCESS_BATCH = "newswire.process_batch"
 def process_batch(self: Task[Any, Any], articles: list[dict[str, Any]]) -> dict[str, object]:
     """Dedupe, classify, enrich and publish one batch of normalised articles."""
     ctx = worker_context()
+    correlation_id = self.request.get("correlation_id") or self.request.id
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id, task_id=self.request.id)
     try:
-        batch = [Article.model_validate(item) for item in articles]
-    except ValidationError as exc:
-        ctx.dead_letter(articles, f"invalid article payload: {exc}")
-        return {"published": 0, "duplicates": 0, "replayed": 0, "topics": {}, "rejected": 1}
-    report = run_pipeline(
-        batch,
-        classifier=ctx.topics.classifier(),
-        enricher=enrich,
-        publisher=ctx.publisher,
+        try:
+            batch = [Article.model_validate(item) for item in articles]
+        except ValidationError as exc:
+            ctx.dead_letter(articles, f"invalid article payload: {exc}")
+            log.error("batch.rejected", error=str(exc)[:500], size=len(articles))
+            return {"published": 0, "duplicates": 0, "replayed": 0, "near_duplicates": 0,
+                    "updated": 0, "topics": {}, "rejected": 1}  # fmt: skip
+        report = run_pipeline(
+            batch,
+            classifier=ctx.topics.classifier(),
+            enricher=enrich,
+            publisher=ctx.publisher,
+        )
+        _observe(report)
+        return report.as_dict()
+    finally:
+        structlog.contextvars.unbind_contextvars("correlation_id", "task_id")
+
+
+def _observe(report: BatchReport) -> None:
+    """One log line per article, and the batch's metrics."""
+    now = datetime.now(UTC)
+    per_article = {k: v / max(len(report.results), 1) for k, v in report.stage_seconds.items()}
+    for result in report.results:
+        log.info(
+            "article.processed",
+            article_id=result.article_id,
+            story_id=result.story_id,
+            status=result.status,
+            topics=dict(result.topics),
+            duplicate_of=result.duplicate_of,
+            stream_ids=list(result.stream_ids),
+            stage_seconds={k: round(v, 6) for k, v in per_article.items()},
+        )
+        if result.status == "published":
+            metrics.observe_e2e((now - result.fetched_at).total_seconds())
+    metrics.observe_batch(
+        report.published,
+        report.duplicates + report.near_duplicates,
+        report.topics,
+        report.stage_seconds,
+        updated=report.updated,
+        replayed=report.replayed,
     )
-    return report.as_dict()

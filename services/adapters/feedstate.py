@@ -71,7 +71,7 @@ class RedisFeedStore:
         """New feeds are due now; known feeds keep their due time."""
         mapping = dict.fromkeys(feed_ids, now)
         if mapping:
-            self._client.zadd(self._keys.schedule, mapping, nx=True)  # type: ignore[arg-type]
+            self._client.zadd(self._keys.schedule, mapping, nx=True)
 
     def due_at(self, feed_id: str) -> float | None:
         """The feed's due time (epoch s), None when it is not scheduled."""

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.pipeline import (
+    HOT_BAND,
     Attempt,
     Publication,
     PublishOutcome,
@@ -45,7 +46,7 @@ class InMemoryPublisher:
             if (value := self.owners.get(key)) is not None:
                 owner, chash = value.split("|")[:2]
                 same_article = item.kinds[i - 1] != "h" or owner == item.event.id
-                if chash == item.event.content_hash and same_article:
+                if chash == item.content_token and same_article:
                     return Reply(status="replayed", values=(owner,))
                 token = f"{i}={value}"
                 break
@@ -60,11 +61,15 @@ class InMemoryPublisher:
         return self._publish(item)
 
     def _snapshot(self, item: Publication) -> tuple[str, list[str]]:
-        parts = [self.bands.get(band, "") for band in item.band_keys]
-        handles = [p[j : j + 12] for p in parts for j in range(0, len(p), 12)]
+        parts = [self._live(self.bands.get(band, "")) for band in item.band_keys]
+        handles = [p[j : j + 12] for p in parts if p != "*" for j in range(0, len(p), 12)]
         if not any(parts):
             return "", handles
         return hashlib.sha1(",".join(parts).encode(), usedforsecurity=False).hexdigest(), handles
+
+    @staticmethod
+    def _live(value: str) -> str:
+        return "*" if len(value) >= 12 * HOT_BAND else value
 
     def _state(self, item: Publication, token: str) -> StoreState:
         if token:
@@ -77,7 +82,7 @@ class InMemoryPublisher:
         assert attempt.event is not None
         owner = token.partition("=")[2].split("|")[0]
         story = attempt.event.story.id
-        new = f"{owner}|{item.event.content_hash}" + ("" if story == owner else f"|{story}")
+        new = f"{owner}|{item.content_token}" + ("" if story == owner else f"|{story}")
         for key in item.identity_keys:
             current = self.owners.get(key)
             if current is None or current.split("|")[0] == owner:
@@ -86,18 +91,19 @@ class InMemoryPublisher:
 
     def _duplicate(self, item: Publication, attempt: Attempt) -> Reply:
         assert attempt.event is not None
-        mine = f"{item.event.id}|{item.event.content_hash}|{attempt.event.story.id}"
+        mine = f"{item.event.id}|{item.content_token}|{attempt.event.story.id}"
         for key in item.identity_keys:
             self.owners.setdefault(key, mine)
         return Reply(status="duplicate", values=(self._append("duplicates", attempt),))
 
     def _publish(self, item: Publication) -> Reply:
         for key in item.identity_keys:
-            self.owners[key] = f"{item.event.id}|{item.event.content_hash}"
+            self.owners[key] = f"{item.event.id}|{item.content_token}"
         if item.band_keys:
             self.sigs[item.handle] = item.sig_value
             for band in item.band_keys:
-                self.bands[band] = self.bands.get(band, "") + item.handle
+                if self._live(current := self.bands.get(band, "")) != "*":
+                    self.bands[band] = current + item.handle
         attempt = Attempt(mode="publish", expect=StoreState(), event=item.event)
         ids = [self._append("articles", attempt)]
         ids += [self._append(f"topic:{slug}", attempt) for slug in item.topics]

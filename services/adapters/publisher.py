@@ -21,7 +21,15 @@ import redis
 from services.adapters.keys import Keys
 from services.core.errors import PublishError
 from services.core.models import SCHEMA_V1
-from services.pipeline import Attempt, Publication, PublishOutcome, Reply, StoreState, run_attempts
+from services.pipeline import (
+    HOT_BAND,
+    Attempt,
+    Publication,
+    PublishOutcome,
+    Reply,
+    StoreState,
+    run_attempts,
+)
 
 _SCRIPT = resources.files("services.adapters").joinpath("publish.lua").read_text("utf-8")
 NEAR_WINDOW_S = 72 * 3600
@@ -82,11 +90,12 @@ class RedisPublisher:
         event = attempt.event or item.event
         days, expire_at = context
         args: list[Any] = [
-            len(identity), item.kinds, item.event.id, item.event.content_hash, attempt.mode,
+            len(identity), item.kinds, item.event.id, item.content_token, attempt.mode,
             attempt.expect.identity, attempt.expect.snapshot, event.model_dump_json(),
             event.type, SCHEMA_V1, event.story.id, self._ttl_s,
             self._keys.lsh_root, self._keys.sig_root, days, expire_at, self._near_s,
             item.handle, item.sig_value, ",".join(item.band_keys), *self._maxlen, MAX_CANDIDATES,
+            HOT_BAND,
         ]  # fmt: skip
         return identity + streams, args
 

@@ -204,6 +204,8 @@ def clean_title(title: str) -> str:
 def _clean_text(title: str, text: str) -> str:
     """Body text with boilerplate dropped; a text that only repeats the title counts as empty."""
     body = normalise(strip_boilerplate(text))
+    if len(body) > 2 * len(title) + 40:  # far longer than the title: cannot just repeat it
+        return body
     return "" if clean_title(body) == clean_title(title) else body
 
 
@@ -218,7 +220,8 @@ def is_material_change(old_title: str, old_text: str, new_title: str, new_text: 
     return content_hash(old_title, old_text) != content_hash(new_title, new_text)
 
 
-def _is_root(canonical_url: str) -> bool:
+def is_site_root(canonical_url: str) -> bool:
+    """A bare host (home page) link: never an article identity."""
     return re.fullmatch(r"https://[^/?#]+/?", canonical_url) is not None
 
 
@@ -234,7 +237,7 @@ def identity_keys(
     keys: list[str] = []
     if guid and guid.strip():
         keys.append(f"guid:{feed_id}:{_h(guid.strip(), 64):016x}")
-    if canonical_url and canonical_url not in shared_links and not _is_root(canonical_url):
+    if canonical_url and canonical_url not in shared_links and not is_site_root(canonical_url):
         keys.append(f"url:{_h(canonical_url, 64):016x}")
     keys.append(f"hash:{content_hash}")
     return IdentityKeys(tuple(keys))
@@ -350,8 +353,13 @@ def signature(
     *,
     canonical_url: str | None = None,
     published_at: datetime | None = None,
+    content_hash_hex: str | None = None,
 ) -> Signature:
-    """Fingerprint of one article; the keyword fields let :func:`decide` apply layers 1-2."""
+    """Fingerprint of one article; the keyword fields let :func:`decide` apply layers 1-2.
+
+    ``content_hash_hex`` is :func:`content_hash` of the same title and text when the caller
+    already has it (the workers do: it is ``Article.content_hash``).
+    """
     ctitle = clean_title(title)
     body = _clean_text(title, text)
     shingles = _shingles(ctitle, body)
@@ -369,7 +377,7 @@ def signature(
         title_numbers=_small(_title_numbers(ctitle), 8),
         entities=_small(_entities(title, text)),
         url=_h(canonical_url, 64) if canonical_url else 0,
-        content=int(content_hash(title, text)[:16], 16),
+        content=int((content_hash_hex or content_hash(title, text))[:16], 16),
         published=_minutes(published_at),
         series=series,
     )
@@ -433,6 +441,17 @@ def _hours_apart(a: Signature, b: Signature) -> float | None:
     return abs(a.published - b.published) / 60 if a.published and b.published else None
 
 
+def _names_conflict(a: Signature, b: Signature) -> bool:
+    """Each title names something (a title word that is a name in its text) the other's text
+    never mentions: templated items about different companies or people. Entity sets cut at
+    ``_MAX_SET`` are incomplete, so they prove nothing missing."""
+    if len(a.entities) >= _MAX_SET or len(b.entities) >= _MAX_SET:
+        return False
+    only_a = (a.title_words & a.entities) - b.entities
+    only_b = (b.title_words & b.entities) - a.entities
+    return bool(only_a and only_b) and _jaccard(a.title_words, b.title_words) <= 0.5
+
+
 def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
     """The worker's decision for a candidate pair (see module docstring for the layers)."""
     if a.url and a.url == b.url:
@@ -443,6 +462,8 @@ def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
     tsim = _jaccard(a.title_words, b.title_words)
     if a.title_numbers and b.title_numbers and a.title_numbers != b.title_numbers:
         return DedupeDecision(duplicate=False, score=round(j, 3), method="series_guard")
+    if j < 0.95 and _names_conflict(a, b):  # templated texts about different companies/people
+        return DedupeDecision(duplicate=False, score=round(j, 3), method="different")
     hours = _hours_apart(a, b)
     near = hours is None or hours <= TITLE_WINDOW_H
     series = a.series or b.series

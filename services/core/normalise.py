@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from services.core.canonical import canonicalize_url
-from services.core.dedupe import content_hash
+from services.core.dedupe import content_hash, is_site_root
 from services.core.ids import article_id
 from services.core.models import Article, FeedRef, RawEntry
 
@@ -108,8 +108,8 @@ def normalise(
 def primary_identity(
     guid: str | None, canonical_url: str, chash: str, feed_id: str, shared: frozenset[str]
 ) -> str:
-    """The most stable identity: canonical URL, unless the link is shared by many items."""
-    if canonical_url not in shared:
+    """The most stable identity: canonical URL, unless shared by several items or a home page."""
+    if canonical_url not in shared and not is_site_root(canonical_url):
         return f"url:{canonical_url}"
     if guid:
         return f"guid:{feed_id}:{guid}"

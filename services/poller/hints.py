@@ -153,8 +153,8 @@ def _skip_days(head: bytes) -> frozenset[int]:
 def _links(head: bytes) -> dict[str, str]:
     found: dict[str, str] = {}
     for tag in _LINK_TAG.finditer(head):
-        attrs = {
-            m.group(1).lower(): (m.group(2) or m.group(3) or "")
+        attrs: dict[bytes, bytes] = {
+            m.group(1).lower(): (m.group(2) or m.group(3) or b"")
             for m in _ATTR.finditer(tag.group(1))
         }
         rel = attrs.get(b"rel", b"").decode("utf-8", "replace").strip().lower()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from services import metrics
 from services.adapters.feedstate import FeedState, RedisFeedStore
 from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, ParseError
@@ -70,6 +72,7 @@ class FeedOutcome:
     skipped: bool = False  # not polled: leased by another replica, not due, host busy, retired
     hints: FeedHints | None = None
     pushed: bool = False
+    wire_bytes: int = 0
 
 
 @dataclass
@@ -158,12 +161,20 @@ class Poller:
         except HostBusy as exc:
             return _skipped(feed, str(exc))
         started = time.monotonic()
+        # one id per fetch, carried to the workers in the task headers (see runner.enqueue)
+        structlog.contextvars.bind_contextvars(correlation_id=uuid.uuid4().hex[:16])
         try:
             outcome = await self._guarded_poll(feed, state)
         finally:
             self.limiter.release(host, slot)
         self._after(feed, state, outcome)
-        self._log(outcome, time.monotonic() - started)
+        duration_s = time.monotonic() - started
+        self._log(outcome, duration_s)
+        metrics.observe_fetch(
+            outcome.status, outcome.error_class, outcome.http_status, outcome.wire_bytes,
+            duration_s, entries=outcome.entries, new=outcome.new,
+        )  # fmt: skip
+        structlog.contextvars.unbind_contextvars("correlation_id")
         return outcome
 
     async def _guarded_poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
@@ -183,7 +194,10 @@ class Poller:
         body_hash = _hash(result.body)
         if result.not_modified or result.body is None or body_hash == state.body_hash:
             self._remember(state, result, body_hash)
-            return FeedOutcome(feed, "unchanged", http_status=result.status, hints=hints)
+            return FeedOutcome(
+                feed, "unchanged", http_status=result.status, hints=hints,
+                wire_bytes=result.wire_bytes,
+            )  # fmt: skip
         parsed = await self._digest(result.body, feed, result.headers.get("content-type"))
         found = body_hints(result.body)
         hints = header_hints(result.headers, time.time()).merged(found)
@@ -198,6 +212,7 @@ class Poller:
             new=new,
             problem=parsed.problem,
             hints=hints,
+            wire_bytes=result.wire_bytes,
         )
 
     async def ingest_pushed(
@@ -253,11 +268,8 @@ class Poller:
     @staticmethod
     def _learn(state: FeedState, parsed: Digest, found: FeedHints) -> None:
         state.title = parsed.title or state.title
-        stamps = [
-            (a.published_at or a.updated_at).timestamp()
-            for a in parsed.articles
-            if a.published_at or a.updated_at
-        ]
+        dates = [a.published_at or a.updated_at for a in parsed.articles]
+        stamps = [d.timestamp() for d in dates if d is not None]
         previous = max(state.entry_rate_per_day, 0.0) / 86400
         rate = smoothed_rate(previous, entry_rate(stamps, time.time()))
         state.entry_rate_per_day = -1.0 if rate is None else rate * 86400
@@ -371,6 +383,8 @@ class Poller:
             url=outcome.feed.url,
             status=outcome.status,
             http_status=outcome.http_status,
+            not_modified=outcome.http_status == 304,
+            bytes=outcome.wire_bytes,
             entries=outcome.entries,
             new=outcome.new,
             error=outcome.error,

@@ -17,10 +17,17 @@ pytestmark = pytest.mark.integration
 def stale_event(article_id: str, title: str, summary: str) -> ArticleEvent:
     now = datetime.now(UTC)
     return ArticleEvent(
-        id=article_id, url=f"https://r.example/{article_id}", canonical_url=f"https://r.example/{article_id}",
-        title=title, summary=summary, fetched_at=now, processed_at=now,
-        feed=FeedRef(id="f", url="https://r.example/rss"), story=Story(id=article_id), content_hash="h",
-    )  # fmt: skip
+        id=article_id,
+        url=f"https://r.example/{article_id}",
+        canonical_url=f"https://r.example/{article_id}",
+        title=title,
+        summary=summary,
+        fetched_at=now,
+        processed_at=now,
+        feed=FeedRef(id="f", url="https://r.example/rss"),
+        story=Story(id=article_id),
+        content_hash="h",
+    )
 
 
 def test_reclassify_emits_events_for_changed_topics(
@@ -33,8 +40,15 @@ def test_reclassify_emits_events_for_changed_topics(
     )
     unrelated = stale_event("a_rates", "Central bank holds rates", "Inflation eased in August.")
     for event in (refugee, unrelated):
-        redis_client.xadd("nw:articles", {"type": "article.published", "id": event.id,
-                                          "schema": SCHEMA_V1, "data": event.model_dump_json()})  # fmt: skip
+        redis_client.xadd(
+            "nw:articles",
+            {
+                "type": "article.published",
+                "id": event.id,
+                "schema": SCHEMA_V1,
+                "data": event.model_dump_json(),
+            },
+        )
     settings = load_settings(redis_url=redis_url, stream_prefix="nw")
     scanned, written = run_reclassify(settings, timedelta(hours=1))
     assert (scanned, written) == (2, 1)

@@ -16,14 +16,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("celery")]
 NOW = datetime(2021, 9, 13, tzinfo=UTC)
 
 
-def payload(n: int, prefix: str) -> list[dict[str, object]]:
+STORIES = [
+    "UNHCR says families fleeing the Taliban are seeking asylum in Pakistan after Kabul fell.",
+    "Aid groups report that Afghan evacuees arriving in Germany will apply for asylum this week.",
+    "Thousands of refugees are stranded at the Iranian border as winter closes the passes.",
+    "Resettlement flights carrying Afghan interpreters and their families land in Canada.",
+    "A new refugee camp near the Tajik border shelters displaced Afghans who fled the fighting.",
+    "Greece extends its border wall as officials fear a new wave of Afghan asylum seekers.",
+]
+
+
+def payload(n: int, prefix: str, offset: int = 0) -> list[dict[str, object]]:
     feed = FeedRef(id="f_w", url="https://w.example/rss")
     items = []
-    for i in range(n):
+    for i in range(offset, offset + n):
         raw = RawEntry(
             link=f"https://w.example/{prefix}/{i}",
             title=f"Afghan refugees reach camp {prefix} {i}",
-            summary_html="UNHCR says families fleeing the Taliban are seeking asylum in Pakistan.",
+            summary_html=STORIES[i % len(STORIES)],
         )
         article = normalise(raw, feed=feed, fetched_at=NOW)
         assert article is not None
@@ -41,7 +51,9 @@ def test_batch_is_published_and_a_redelivered_batch_adds_nothing(
     assert first["topics"].get("refugees") == 5
     before = client.xlen("newswire:articles")
     second = process_batch.apply_async(args=[batch]).get(timeout=60)
-    third = process_batch.apply_async(args=[batch[:2] + payload(1, "fresh")]).get(timeout=60)
+    third = process_batch.apply_async(args=[batch[:2] + payload(1, "fresh", offset=5)]).get(
+        timeout=60
+    )
     assert second["published"] == 0 and second["replayed"] == 5
     assert third["published"] == 1
     assert client.xlen("newswire:articles") == before + 1

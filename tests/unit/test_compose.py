@@ -1,4 +1,4 @@
-"""docker-compose.yml checked against the compose-spec JSON Schema (check-jsonschema's vendored copy)."""
+"""docker-compose.yml checked against the compose-spec JSON Schema (check-jsonschema's copy)."""
 
 import subprocess
 import sys
@@ -11,10 +11,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_compose_file_is_valid_compose_spec() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-         str(ROOT / "docker-compose.yml")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(ROOT / "docker-compose.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -33,7 +41,16 @@ def test_validator_rejects_a_broken_file(tmp_path: Path) -> None:
     bad = tmp_path / "docker-compose.yml"
     bad.write_text("services:\n  web:\n    image: 42\n    ports: nope\n")
     result = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(bad)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0

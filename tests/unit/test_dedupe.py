@@ -153,3 +153,27 @@ def test_signature_roundtrip_and_band_keys() -> None:
     assert len(keys) == 16 + 1 + 4 and all(len(k) <= 10 for k in keys)
     assert keys == lsh_band_keys(signature("Gas price rise: Government considering loans for "
                                            "energy firms - BBC News", STORY))  # fmt: skip
+
+
+def test_signature_reuses_a_given_content_hash_without_changing_the_result() -> None:
+    from services.core.dedupe import signature
+
+    text = "Rescue teams pulled 14 survivors from a collapsed hotel in Kathmandu on Tuesday."
+    title = "Nepal earthquake: 14 pulled alive - BBC News"
+    given = signature(title, text, content_hash_hex=content_hash(title, text))
+    assert given == signature(title, text)
+    assert signature(title, text, content_hash_hex="f" * 32).content != given.content
+
+
+def test_templated_items_about_different_companies_are_not_merged() -> None:
+    from services.core.dedupe import DedupeItem, compare
+
+    template = (
+        "The analyst Acme Research raised the price target for {name} from 95 to 120 dollars "
+        "and kept the rating at Buy, citing strong demand."
+    )
+    a = DedupeItem(title="Nvidia Buy", text=template.format(name="Nvidia"))
+    b = DedupeItem(title="Goldman Sachs Buy", text=template.format(name="Goldman Sachs"))
+    assert compare(a, b).duplicate is False
+    retold = DedupeItem(title="Nvidia: Buy", text=template.format(name="Nvidia") + " Shares rose.")
+    assert compare(a, retold).duplicate is True
