@@ -60,7 +60,11 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 class CeleryWorker:
-    """A real `celery worker` subprocess on its own redis-server."""
+    """A real `celery worker` subprocess on its own redis-server.
+
+    One per test session (the Celery app caches its broker connection): tests that use
+    it are marked `xdist_group("celery")` so they share it.
+    """
 
     def __init__(self, redis_url: str, log_path: Path) -> None:
         import subprocess
@@ -86,7 +90,7 @@ class CeleryWorker:
         self._log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def celery_worker_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
     from config.settings import load_settings
     from workers.celery_app import configure

@@ -118,6 +118,7 @@ def test_no_workers_online_is_tolerated(redis_url: str, redis_client: redis.Redi
     app.close()
 
 
+@pytest.mark.xdist_group("celery")
 def test_workers_are_listed_from_a_real_worker(celery_worker_proc: CeleryWorker) -> None:
     from workers.celery_app import app
 
