@@ -21,12 +21,11 @@ from typing import Literal, Protocol
 
 from services.core import dedupe
 from services.core.classify import Classifier
-from services.core.errors import PublishError
 from services.core.ids import article_id, short_hash
 from services.core.models import SCHEMA_V1, Article, ArticleEvent, Enrichment, Story, TopicScore
 
 Enricher = Callable[[str, str], Enrichment]
-Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed"]
+Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed", "unsettled"]
 Mode = Literal["publish", "update", "duplicate", "skip"]
 MAX_ATTEMPTS = 6
 HOT_BAND = 16  # a band field holding this many articles is frozen (recurring-series noise)
@@ -141,6 +140,7 @@ class BatchReport:
     near_duplicates: int = 0
     updated: int = 0
     replayed: int = 0
+    unsettled: int = 0
     topics: Counter[str] = field(default_factory=Counter)
     stream_ids: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -206,7 +206,7 @@ def run_attempts(items: Sequence[Publication], round_trip: RoundTrip) -> list[Pu
     chosen = dict(pending)  # first pass: everything, in one round trip
     while chosen:
         if any(tries[i] >= MAX_ATTEMPTS for i in chosen):
-            raise PublishError(f"{len(pending)} articles kept racing other workers: retry them")
+            break  # still racing other workers: report them unsettled, the task retries them
         replies = round_trip([(items[i], chosen[i]) for i in chosen])
         for (i, attempt), reply in zip(chosen.items(), replies, strict=True):
             tries[i] += 1
@@ -217,7 +217,8 @@ def run_attempts(items: Sequence[Publication], round_trip: RoundTrip) -> list[Pu
                 outcomes[i] = result
                 del pending[i]
         chosen = _independent(items, pending)
-    return [outcomes[i] for i in range(len(items))]
+    unsettled = PublishOutcome(status="unsettled")
+    return [outcomes.get(i, unsettled) for i in range(len(items))]
 
 
 def _independent(items: Sequence[Publication], pending: dict[int, Attempt]) -> dict[int, Attempt]:
@@ -396,5 +397,7 @@ def _count(report: BatchReport, item: Publication, outcome: PublishOutcome) -> N
         report.duplicates += 1
     elif outcome.status == "near_duplicate":
         report.near_duplicates += 1
+    elif outcome.status == "unsettled":
+        report.unsettled += 1
     else:
         report.replayed += 1

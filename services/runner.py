@@ -107,13 +107,15 @@ class WorkerProcess:
 
 
 def _enqueue_for(once: bool) -> Any:
-    from workers.tasks import process_batch
+    from workers.tasks import CORRELATION_HEADER, process_batch
 
     def enqueue(batch: list[Article]) -> Any:
         payload = [a.model_dump(mode="json") for a in batch]
         correlation_id = str(structlog.contextvars.get_contextvars().get("correlation_id", ""))
         return process_batch.apply_async(
-            args=(payload,), ignore_result=not once, headers={"correlation_id": correlation_id}
+            args=(payload,),
+            ignore_result=not once,
+            headers={CORRELATION_HEADER: correlation_id},
         )
 
     return enqueue

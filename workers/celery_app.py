@@ -34,6 +34,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "broker_transport_options": {"visibility_timeout": 3600},
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "enable_utc": True,

@@ -6,6 +6,7 @@ correlation id (task header `correlation_id`) is bound to every line of the task
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,41 +25,47 @@ from workers.celery_app import app
 from workers.context import worker_context
 
 PROCESS_BATCH = "newswire.process_batch"
+# not "correlation_id": Celery overwrites that with the task id (an AMQP message property)
+CORRELATION_HEADER = "newswire_correlation_id"
 log = structlog.get_logger("newswire.worker")
 
 
-@app.task(
-    name=PROCESS_BATCH,
-    bind=True,
-    autoretry_for=(PublishError, redis.ConnectionError, redis.TimeoutError),
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=10,
-)
+RETRYABLE = (PublishError, redis.ConnectionError, redis.TimeoutError)
+
+
+@app.task(name=PROCESS_BATCH, bind=True, max_retries=10)
 def process_batch(self: Task[Any, Any], articles: list[dict[str, Any]]) -> dict[str, object]:
-    """Dedupe, classify, enrich and publish one batch of normalised articles."""
-    ctx = worker_context()
-    correlation_id = self.request.get("correlation_id") or self.request.id
+    """Dedupe, classify, enrich and publish one batch; retry transient failures with backoff."""
+    correlation_id = str(self.request.get(CORRELATION_HEADER) or self.request.id)
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id, task_id=self.request.id)
     try:
-        try:
-            batch = [Article.model_validate(item) for item in articles]
-        except ValidationError as exc:
-            ctx.dead_letter(articles, f"invalid article payload: {exc}")
-            log.error("batch.rejected", error=str(exc)[:500], size=len(articles))
-            return {"published": 0, "duplicates": 0, "replayed": 0, "near_duplicates": 0,
-                    "updated": 0, "topics": {}, "rejected": 1}  # fmt: skip
-        report = run_pipeline(
-            batch,
-            classifier=ctx.topics.classifier(),
-            enricher=enrich,
-            publisher=ctx.publisher,
-        )
-        _observe(report)
-        return report.as_dict()
+        return _process(articles)
+    except RETRYABLE as exc:
+        # exponential backoff with full jitter; the correlation id header travels on
+        countdown = random.uniform(0, min(300, 2**self.request.retries))
+        raise self.retry(
+            exc=exc, countdown=countdown, headers={CORRELATION_HEADER: correlation_id}
+        ) from exc
     finally:
         structlog.contextvars.unbind_contextvars("correlation_id", "task_id")
+
+
+def _process(articles: list[dict[str, Any]]) -> dict[str, object]:
+    ctx = worker_context()
+    try:
+        batch = [Article.model_validate(item) for item in articles]
+    except ValidationError as exc:
+        ctx.dead_letter(articles, f"invalid article payload: {exc}")
+        log.error("batch.rejected", error=str(exc)[:500], size=len(articles))
+        return {"published": 0, "duplicates": 0, "replayed": 0, "near_duplicates": 0,
+                "updated": 0, "topics": {}, "rejected": 1}  # fmt: skip
+    report = run_pipeline(
+        batch, classifier=ctx.topics.classifier(), enricher=enrich, publisher=ctx.publisher
+    )
+    _observe(report)
+    if report.unsettled:  # settled articles are logged; a retry replays them harmlessly
+        raise PublishError(f"{report.unsettled} articles kept racing other workers: retrying")
+    return report.as_dict()
 
 
 def _observe(report: BatchReport) -> None:
@@ -66,6 +73,8 @@ def _observe(report: BatchReport) -> None:
     now = datetime.now(UTC)
     per_article = {k: v / max(len(report.results), 1) for k, v in report.stage_seconds.items()}
     for result in report.results:
+        if result.status == "unsettled":
+            continue
         log.info(
             "article.processed",
             article_id=result.article_id,

@@ -71,6 +71,33 @@ def stream_events(client: redis.Redis, key: str) -> list[ArticleEvent]:
     return [ArticleEvent.model_validate_json(f[b"data"]) for _, f in client.xrange(key)]
 
 
+FETCH_FIELDS = {
+    "feed_id", "url", "http_status", "bytes", "duration_s", "not_modified", "entries", "new",
+    "error_class", "next_poll_in_s", "next_poll_reason", "correlation_id",
+}  # fmt: skip
+ARTICLE_FIELDS = {
+    "article_id", "story_id", "topics", "duplicate_of", "stream_ids", "stage_seconds",
+    "correlation_id", "status",
+}  # fmt: skip
+
+
+def check_canonical_log_lines(stderr: str, *, n_feeds: int, published: set[str]) -> None:
+    """One JSON line per fetch and per published article, with the operator's fields."""
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    fetches = [entry for entry in lines if entry.get("event") == "feed.polled"]
+    assert len(fetches) == n_feeds
+    for entry in fetches:
+        assert entry.keys() >= FETCH_FIELDS, FETCH_FIELDS - entry.keys()
+    processed = [entry for entry in lines if entry.get("event") == "article.processed"]
+    logged = {entry["article_id"] for entry in processed if entry["status"] == "published"}
+    assert logged == published, (len(logged - published), len(published - logged))
+    for entry in processed:
+        assert entry.keys() >= ARTICLE_FIELDS, ARTICLE_FIELDS - entry.keys()
+    fetch_ids = {entry["correlation_id"] for entry in fetches}
+    assert {entry["correlation_id"] for entry in processed} <= fetch_ids
+    assert not any("password" in line or ":secret@" in line for line in stderr.splitlines())
+
+
 def test_corpus_once_then_unchanged(
     server: FeedServer, run_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -83,11 +110,13 @@ def test_corpus_once_then_unchanged(
     articles = [e for e in everything if e.type == "article.published"]
     ids = [e.id for e in articles]
     assert len(ids) == len(set(ids)), "an article was published twice"
-    assert len(ids) >= 1500
+    assert len(ids) >= 2000
     # the only other events: a later version of an already published article
     assert {e.id for e in everything if e.type == "article.updated"} <= set(ids)
     urls = [e.canonical_url for e in articles]
     assert len(urls) == len(set(urls))
+
+    check_canonical_log_lines(first.stderr, n_feeds=len(server.documents), published=set(ids))
 
     seed_url = "https://seed.example/2021/09/12/russia-afghan-refugees"
     for topic in ("refugees", "taliban-diplomacy"):
