@@ -26,8 +26,12 @@ def py_spy() -> Path:
 
 
 def ensure_venv() -> bool:
-    """Create bench/.venv and install requirements.txt unless already done; True if installed now."""
-    if MARKER.exists() and MARKER.read_text("utf-8").strip() == _digest() and venv_python().exists():
+    """Create bench/.venv and install requirements.txt unless done already; True if it installed."""
+    if (
+        MARKER.exists()
+        and MARKER.read_text("utf-8").strip() == _digest()
+        and venv_python().exists()
+    ):
         return False
     if not venv_python().exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)

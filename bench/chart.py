@@ -9,14 +9,18 @@ from pathlib import Path
 import matplotlib  # type: ignore[import-not-found]
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # type: ignore[import-not-found]  # noqa: E402
+import matplotlib.pyplot as plt  # type: ignore[import-not-found]
 
 
 def main() -> None:
     results = Path(sys.argv[1])
     data = json.loads((results / "latest.json").read_text("utf-8"))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    names = ["newswire ingest\n(2 cores, all stages)", "feedparser loop\n(1 core)", "reader\nupdate_feeds"]
+    names = [
+        "newswire ingest\n(2 cores, all stages)",
+        "feedparser loop\n(1 core)",
+        "reader\nupdate_feeds",
+    ]
     keys = ("ingest_entries_per_s", "feedparser_entries_per_s", "reader_entries_per_s")
     values = [data[k] or 0 for k in keys]
     bars = left.bar(names, values, color=["#1f77b4", "#7f7f7f", "#ff7f0e"])

@@ -21,7 +21,9 @@ _ELEMENT = re.compile(rb"(<((?:[\w.-]+:)?(?:guid|id|link))(?:\s[^>]*)?>)(.*?)(</
 _HREF = re.compile(rb"(<(?:[\w.-]+:)?link\b[^>]*?\bhref\s*=\s*)([\"'])(.*?)\2", re.DOTALL)
 _ABOUT = re.compile(rb"(\brdf:about\s*=\s*)([\"'])(.*?)\2", re.DOTALL)
 _JSON = re.compile(rb'("(?:id|url|external_url)"\s*:\s*")((?:[^"\\]|\\.)*)(")')
-_ABSOLUTE = re.compile(rb"^(\s*(?:<!\[CDATA\[)?\s*https?:(?://|\\/\\/)[^/\\\s<\]?#]+)(.*)$", re.DOTALL)
+_ABSOLUTE = re.compile(
+    rb"^(\s*(?:<!\[CDATA\[)?\s*https?:(?://|\\/\\/)[^/\\\s<\]?#]+)(.*)$", re.DOTALL
+)
 _TAIL = re.compile(rb"^(.*?)(\s*(?:\]\]>)?\s*)$", re.DOTALL)
 
 
@@ -42,7 +44,9 @@ class Document:
 def load_corpus(directory: Path = CORPUS) -> list[Document]:
     """Every feed document of the shared corpus, sorted by name."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"{directory} is missing: the benchmark needs ../shared/corpus/feeds")
+        raise FileNotFoundError(
+            f"{directory} is missing: the benchmark needs ../shared/corpus/feeds"
+        )
     paths = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix != ".md")
     return [Document(p.name, p.read_bytes()) for p in paths]
 
@@ -90,10 +94,16 @@ def variant(doc: Document, marker: int) -> Document:
 
 def small(corpus: list[Document], max_bytes: int = 80_000) -> list[Document]:
     """Ordinary-sized XML feeds (no podcasts, no JSON): the steady-rate latency phase uses them."""
-    return [d for d in corpus if len(d.decoded()) <= max_bytes and d.name.endswith((".xml", ".rdf", ".atom"))]
+    return [
+        d
+        for d in corpus
+        if len(d.decoded()) <= max_bytes and d.name.endswith((".xml", ".rdf", ".atom"))
+    ]
 
 
-def scaled(corpus: list[Document], feeds: int, prefix: str, first_marker: int) -> dict[str, Document]:
+def scaled(
+    corpus: list[Document], feeds: int, prefix: str, first_marker: int
+) -> dict[str, Document]:
     """`feeds` documents at distinct paths `/{prefix}{marker}/{name}`, cycling through `corpus`."""
     out: dict[str, Document] = {}
     for k in range(feeds):

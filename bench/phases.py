@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import subprocess
@@ -11,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +50,14 @@ def _events(client: redis.Redis, keys: Keys) -> int:
     return sum(int(client.xlen(k)) for k in (keys.articles, keys.duplicates))
 
 
-async def _monitor(client: redis.Redis, keys: Keys, progress: Progress, stop: asyncio.Event) -> None:
+async def _monitor(
+    client: redis.Redis, keys: Keys, progress: Progress, stop: asyncio.Event
+) -> None:
     base = _events(client, keys)
     while not stop.is_set():
         progress(_events(client, keys) - base)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
 
 
 def _done_at(handle: Any) -> float:
@@ -73,7 +75,10 @@ async def _collect(poller: Poller, timeout_s: float) -> tuple[list[dict[str, Any
     loop = asyncio.get_running_loop()
     reports = []
     for handle in handles:
-        reports.append(await loop.run_in_executor(None, lambda h=handle: h.get(timeout=timeout_s)))
+        report: dict[str, Any] = await loop.run_in_executor(
+            None, partial(handle.get, timeout=timeout_s)
+        )
+        reports.append(report)
     last = max((_done_at(h) for h in handles), default=time.time())
     return reports, last
 
@@ -186,11 +191,11 @@ def _quantile(values: Sequence[float], q: float) -> float | None:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-def _dedupe_prefixes(keys: Keys) -> tuple[str, ...]:
+def _dedupe_prefixes(keys: Keys) -> tuple[bytes, ...]:
     """Key prefixes of the dedupe window: identity keys, near-duplicate LSH buckets, signatures."""
     found = [keys.identity("x").rsplit(":", 1)[0] + ":"]
-    found += [getattr(keys, name) for name in ("lsh_root", "sig_root") if hasattr(keys, name)]
-    return tuple(p.encode() if isinstance(p, str) else p for p in found)
+    found += [str(getattr(keys, name)) for name in ("lsh_root", "sig_root") if hasattr(keys, name)]
+    return tuple(p.encode() for p in found)
 
 
 def redis_memory(client: redis.Redis, keys: Keys) -> dict[str, int]:
@@ -206,7 +211,9 @@ def redis_memory(client: redis.Redis, keys: Keys) -> dict[str, int]:
             pipe.type(key)
         replies = pipe.execute()
         for key, size, kind in zip(chunk, replies[::2], replies[1::2], strict=True):
-            group = "stream" if kind == b"stream" else "dedupe" if key.startswith(dedupe) else "other"
+            group = (
+                "stream" if kind == b"stream" else "dedupe" if key.startswith(dedupe) else "other"
+            )
             totals[f"{group}_bytes"] += int(size or 0)
             totals[f"{group}_keys"] += 1
     return dict(totals)

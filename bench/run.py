@@ -46,7 +46,7 @@ console = Console()
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--feeds", type=int, default=1200, help="served feeds (corpus variants); 2000 takes ~12 min")
+    ap.add_argument("--feeds", type=int, default=1000, help="served feeds; 2000 takes ~15 min")
     ap.add_argument("--parse-pool", type=int, default=1, help="poller parse processes (0 = inline)")
     ap.add_argument("--reader-workers", type=int, default=4)
     ap.add_argument("--latency-feeds-per-s", type=float, default=2.0)
@@ -98,7 +98,11 @@ def main() -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     corpus = load_corpus()
     latency_feeds = max(1, round(args.latency_feeds_per_s * args.latency_seconds))
-    spec = {"f": [args.feeds, 0, 0], "p": [args.profile_feeds, 1000, 0], "l": [latency_feeds, 2000, 1]}
+    spec = {
+        "f": [args.feeds, 0, 0],
+        "p": [args.profile_feeds, 1000, 0],
+        "l": [latency_feeds, 2000, 1],
+    }
     out: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                            "feeds": args.feeds, "parse_pool": args.parse_pool}  # fmt: skip
     with progress_bar() as bar, tempfile.TemporaryDirectory(prefix="newswire-bench-") as tmp:
@@ -155,7 +159,9 @@ async def newswire(args: argparse.Namespace, bar: Progress, server: FeedServerPr
     task = bar.add_task("newswire cold ingest (stream events)", total=expected)
     cold = await phases.cold_ingest(poller, feeds, stack.client, stack.keys,
                                     lambda n: bar.update(task, completed=n))  # fmt: skip
-    bar.update(task, total=cold.published + cold.duplicates, completed=cold.published + cold.duplicates)
+    bar.update(
+        task, total=cold.published + cold.duplicates, completed=cold.published + cold.duplicates
+    )
     out["cold"] = cold.as_dict()
     out["redis_used_memory_delta"] = stack.used_memory() - memory_before
     out["redis_memory"] = phases.redis_memory(stack.client, stack.keys)
@@ -204,7 +210,7 @@ async def profiled_ingest(args: argparse.Namespace, bar: Progress, server: FeedS
     task = bar.add_task("profiled cold ingest (py-spy)", total=args.profile_feeds * 43)
     try:
         result = await phases.cold_ingest(poller, [FeedSource(url=u) for u in urls], stack.client,
-                                          stack.keys, lambda n: bar.update(task, completed=n))  # fmt: skip
+                                          stack.keys, lambda n: bar.update(task, completed=n))  # fmt: skip  # noqa: E501
     finally:
         await poller.fetcher.aclose()  # type: ignore[attr-defined]
         profiling.stop(spies)
@@ -237,7 +243,9 @@ def finish(out: dict[str, Any]) -> None:
     subprocess.run([str(benv.venv_python()), str(BENCH / "chart.py"), str(RESULTS)], check=True)
     write_profile(out)
     console.print(Markdown(table.read_text("utf-8")))
-    console.print(f"wrote {RESULTS / 'latest.json'}, {dated.name}, latest.md, latest.png, profile.md")
+    console.print(
+        f"wrote {RESULTS / 'latest.json'}, {dated.name}, latest.md, latest.png, profile.md"
+    )
 
 
 def write_profile(out: dict[str, Any]) -> None:

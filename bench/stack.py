@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 import redis
 
 from config.logging import configure_logging
@@ -37,7 +38,7 @@ class Stack:
         """Resident memory of the Celery worker: main process plus its prefork children."""
         main = psutil.Process(self.worker.pid)
         procs = [main, *main.children(recursive=True)]
-        return sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20
+        return float(sum(p.memory_info().rss for p in procs if p.is_running())) / 2**20
 
     def worker_pids(self) -> list[int]:
         main = psutil.Process(self.worker.pid)
@@ -90,7 +91,9 @@ def _wait_worker(app: Any, worker: subprocess.Popen[bytes], timeout_s: float = 6
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError("the celery worker exited at start; see bench/results/logs/worker.log")
+            raise RuntimeError(
+                "the celery worker exited at start; see bench/results/logs/worker.log"
+            )
         if app.control.ping(timeout=0.5):
             return
     raise RuntimeError(f"the celery worker did not answer a ping within {timeout_s}s")
@@ -111,7 +114,10 @@ def _warm_up() -> None:
 def parse_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 0:
         return None
-    pool = ProcessPoolExecutor(workers, initializer=_warm_up)
+    # spawn, not fork: a forked child inherits live kombu/redis sockets and can hang in
+    # kombu's after-fork clean-up (seen here with 2 workers).
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
     for future in [pool.submit(_warm_up) for _ in range(workers)]:
         future.result()
     return pool

@@ -232,18 +232,10 @@ def discover(
 
 
 async def _discover(settings: Settings, url: str) -> list[Any]:
-    from services.adapters.fetcher import Fetcher
     from services.discover import discover as run_discover
+    from services.runtime import fetcher_from_settings
 
-    fetch = settings.fetch
-    fetcher = Fetcher(
-        connect_timeout_s=fetch.connect_timeout_s,
-        timeout_s=fetch.timeout_s,
-        max_body_bytes=fetch.max_body_bytes,
-        max_redirects=fetch.max_redirects,
-        user_agent=fetch.user_agent.format(contact=fetch.contact_url),
-        allow_private_networks=settings.fetch_allow_private_networks,
-    )
+    fetcher = fetcher_from_settings(settings)
     try:
         return await run_discover(fetcher, url)
     finally:

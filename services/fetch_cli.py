@@ -7,22 +7,15 @@ import sys
 from datetime import UTC, datetime
 
 from config.settings import Settings
-from services.adapters.fetcher import Fetcher, FetchResult
+from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, FetchRefused, ParseError
 from services.core.ids import feed_id
 from services.poller.digest import digest
+from services.runtime import fetcher_from_settings
 
 
 async def _fetch(settings: Settings, url: str) -> FetchResult:
-    fetch = settings.fetch
-    fetcher = Fetcher(
-        connect_timeout_s=fetch.connect_timeout_s,
-        timeout_s=fetch.timeout_s,
-        max_body_bytes=fetch.max_body_bytes,
-        max_redirects=fetch.max_redirects,
-        user_agent=fetch.user_agent.format(contact=fetch.contact_url),
-        allow_private_networks=settings.fetch_allow_private_networks,
-    )
+    fetcher = fetcher_from_settings(settings)
     try:
         return await fetcher.fetch(url)
     finally:

@@ -296,6 +296,7 @@ def near_signature(article: Article) -> dedupe.Signature:
         canonical_url=url,
         published_at=article.published_at,
         content_hash_hex=chash,
+        outlet=dedupe.outlet_of(article.canonical_url) or dedupe.outlet_of(article.feed.url),
     )
 
 

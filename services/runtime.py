@@ -7,6 +7,20 @@ from contextlib import contextmanager
 
 from config.settings import Settings
 from services.adapters.embedded_redis import EmbeddedRedis, running_embedded_url
+from services.adapters.fetcher import Fetcher
+
+
+def fetcher_from_settings(settings: Settings) -> Fetcher:
+    """The guarded HTTP fetcher configured from NEWSWIRE_FETCH__* settings."""
+    fetch = settings.fetch
+    return Fetcher(
+        connect_timeout_s=fetch.connect_timeout_s,
+        timeout_s=fetch.timeout_s,
+        max_body_bytes=fetch.max_body_bytes,
+        max_redirects=fetch.max_redirects,
+        user_agent=fetch.user_agent.format(contact=fetch.contact_url),
+        allow_private_networks=settings.fetch_allow_private_networks,
+    )
 
 
 @contextmanager

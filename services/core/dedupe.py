@@ -33,8 +33,10 @@ TITLE_WINDOW_H = 72.0  # equal titles further apart than this are not merged on 
 _MIN_TITLE_WORDS = 4
 _MAX_SET = 24
 _SEED = 20210920
-_BLOB_VERSION = 1
-_HEADER = struct.Struct("<BBHIQQIBBBB")
+_BLOB_VERSION = 2  # v2 adds the outlet hash, the page kind (flags bits 2-3) and rare stems
+_HEADER_V1 = struct.Struct("<BBHIQQIBBBB")
+_HEADER = struct.Struct("<BBHIQQIBBBBHBB")
+_MAX_STEMS = 24
 TITLE_BANDS, TITLE_ROWS = 4, 2  # title-word LSH: P(candidate) 0.83 at title J=0.6, 0.5 at 0.4
 # MinHash as in datasketch (affine permutations mod the Mersenne prime 2^61-1), written out
 # with numpy because importing datasketch imports redis, which the pure core must not.
@@ -44,7 +46,16 @@ _A = _RNG.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
 _B = _RNG.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
 
 Method = Literal[
-    "url", "content_hash", "minhash", "title", "title+text", "series_guard", "different"
+    "url",
+    "content_hash",
+    "minhash",
+    "title",
+    "title+text",
+    "companion",
+    "event",
+    "stems",
+    "series_guard",
+    "different",
 ]
 
 _OUTLET_SUFFIX = re.compile(
@@ -108,7 +119,57 @@ _NUMBER_WORDS = frozenset(
         "sunday",
     ]
 )
+_EXPLAINER = re.compile(
+    r"^(?:why|who|how|what|analysis|opinion|explained|explainer|watch the moment)\b"
+)
+EVENT_WINDOW_H = 24.0  # cross-outlet reports of one event: published within this many hours
+STEMS_WINDOW_H = 36.0  # different outlets sharing most rare stems: within this many hours
+_MIN_SHARED_STEMS, _MIN_STEM_OVERLAP = 5, 0.6  # cross-outlet rare-stem rule (tuning split)
+_COMPANION_TITLE_SIM = 0.5  # video/collection page vs article of one outlet: title Jaccard
+# Words (and capitalised names) in >= 1% of ../shared/corpus/news-items/items.jsonl titles +
+# descriptions: too common to show that two reports share an event. Learned offline.
+_COMMON_WORDS = """
+000 1 10 11 13 19 2 20 2020 2021 2022 2023 3 4 5 6 9 according accused across administration
+afghan afghanistan afghans against ago ahead aid airport allies already america american
+americans among announced antony any army around arrested asylum attack attacks august
+australia australian authorities away back ban bbc because become behind being belarus best
+between biden big blinken bombing border boris britain british called calls capital change
+channel chaos chaotic chief children china cities citizens city claims climate cnn come coming
+company conflict continue continues control countries country court covid covid-19 cricket
+crisis cup day days dead deadly deal death decades decision defeat desperate despite died
+diplomatic down during early earthquake education end england escape europe evacuate evacuated
+evacuation even ex exit face fall families family far fear fears female fight fighters fighting
+final fire first five fled flee fleeing following forced forces foreign former found four
+france friday front games general get getting girls given global go going gold government great
+ground group harry head held help helped here high him history hit home homes hours house
+humanitarian hundreds images including india inside international invasion investigation iran
+isis israel joe john johnson k kabul key killed killing know last law leader leaders least
+leave led left life like lives living london long look lost made major make making man many
+marine match may medal media meeting members men migrant migrants military million minister
+ministry monday month months morning most move murder national nations near nearly need news
+next north number off office official officials old olympic olympics one only open other others
+outside own pakistan papers part past peace people place plan plans pm poland police policy
+political power president prime prince province public putin reading recent record refugee
+refugees region remain report reports rescue return rights rule run russia russian s safe
+sanctions saturday say school second secretary security see senior series service set seven
+several should show shows since six social soldier soldiers some south speaks special staff
+stage star state states still story strike students suicide summit sunday support take taken
+takeover takes taking taliban talks team tells terror those thousands threat three through
+thursday time tokyo told took top troops trump trying tuesday two u uk ukraine ukrainian un
+under united updates us used using victory violence war warns watch way wednesday week weeks
+west western while white win wins withdrawal without woman women work working world year years
+young
+"""
 _CAPITAL = re.compile(r"\b[A-Z][\w'\u2019-]+")
+PAGE_ARTICLE, PAGE_VIDEO, PAGE_COLLECTION = 0, 1, 2
+_VIDEO_PATH = re.compile(r"/(?:av|videos?|watch|audio|podcasts?|clips?)(?:/|$)", re.IGNORECASE)
+_COLLECTION_PATH = re.compile(
+    r"/(?:collections?|live|gallery|galleries|in-pictures|pictures|photos?|interactive)(?:/|$)",
+    re.IGNORECASE,
+)
+_SECOND_LEVEL = frozenset(["co", "com", "org", "net", "ac", "gov", "ne", "or", "go", "edu"])
+_LEDE_WORDS = 40  # words of the text that feed the rare-stem set
+_PAIR_STEMS = 4  # title stems (lowest hashes) whose pairs become band keys (6 keys)
 
 
 class DedupeItem(BaseModel):
@@ -156,33 +217,89 @@ class Signature:
     content: int  # first 64 bits of content_hash
     published: int  # minutes since the epoch, 0 if unknown
     series: bool
+    explainer: bool = False  # "Why ...", "Who is ...", "Analysis: ...": an angle, not a report
+    outlet: int = 0  # 16-bit hash of the registrable domain of the link, 0 if unknown
+    page: int = 0  # PAGE_ARTICLE, PAGE_VIDEO or PAGE_COLLECTION (from the URL path)
+    stems: frozenset[int] = frozenset()  # rare word stems of title + lede (16-bit hashes)
+    title_stems: tuple[int, ...] = ()  # the _PAIR_STEMS lowest 16-bit rare title stem hashes
 
     def to_bytes(self) -> bytes:
         sets = (sorted(self.title_words), sorted(self.title_numbers), sorted(self.entities))
+        stems = sorted(self.stems)[:_MAX_STEMS]
+        flags = int(self.series) | int(self.explainer) << 1 | (self.page & 3) << 2
         head = _HEADER.pack(
-            _BLOB_VERSION, int(self.series), min(self.n_shingles, 0xFFFF), self.title_key,
+            _BLOB_VERSION, flags, min(self.n_shingles, 0xFFFF), self.title_key,
             self.url, self.content, self.published, len(self.title_bands),
-            *(len(s) for s in sets),
+            *(len(s) for s in sets), self.outlet, len(stems), len(self.title_stems),
         )  # fmt: skip
-        body = [*self.mins, *sets[0], *sets[1], *sets[2]]
+        body = [*self.mins, *sets[0], *sets[1], *sets[2], *stems, *self.title_stems]
         bands = struct.pack(f"<{len(self.title_bands)}I", *self.title_bands)
         return head + bands + struct.pack(f"<{len(body)}H", *body)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Signature:
-        if len(blob) < _HEADER.size or blob[0] != _BLOB_VERSION:
+        """Decode a v2 blob (or a v1 blob, written before outlets: outlet and stems empty)."""
+        version = blob[0] if blob else 0
+        header = {1: _HEADER_V1, 2: _HEADER}.get(version)
+        if header is None or len(blob) < header.size:
             raise ValueError("not a dedupe signature blob (wrong version or truncated)")
-        _, series, n_sh, title_key, url, content, pub, n_tb, n_tw, n_tn, n_en = _HEADER.unpack_from(
-            blob
-        )
-        tbands = struct.unpack_from(f"<{n_tb}I", blob, _HEADER.size)
-        offset = _HEADER.size + 4 * n_tb
-        values = struct.unpack_from(f"<{NUM_PERM + n_tw + n_tn + n_en}H", blob, offset)
-        a, b = NUM_PERM + n_tw, NUM_PERM + n_tw + n_tn
+        fields = header.unpack_from(blob)
+        _, flags, n_sh, title_key, url, content, pub, n_tb, n_tw, n_tn, n_en = fields[:11]
+        outlet, n_st, n_ts = fields[11:] if version == 2 else (0, 0, 0)
+        tbands = struct.unpack_from(f"<{n_tb}I", blob, header.size)
+        offset = header.size + 4 * n_tb
+        a, b, c = NUM_PERM + n_tw, NUM_PERM + n_tw + n_tn, NUM_PERM + n_tw + n_tn + n_en
+        values = struct.unpack_from(f"<{c + n_st + n_ts}H", blob, offset)
         return cls(
             tuple(values[:NUM_PERM]), n_sh, title_key, tbands, frozenset(values[NUM_PERM:a]),
-            frozenset(values[a:b]), frozenset(values[b:]), url, content, pub, bool(series),
+            frozenset(values[a:b]), frozenset(values[b:c]), url, content, pub, bool(flags & 1),
+            bool(flags & 2), outlet, (flags >> 2) & 3, frozenset(values[c : c + n_st]),
+            tuple(values[c + n_st :]),
         )  # fmt: skip
+
+
+def outlet_of(url: str | None) -> str:
+    """Registrable domain of a link (``www.bbc.co.uk/news/x`` -> ``bbc.co.uk``); "" if none."""
+    match = re.match(r"(?:[a-z][\w+.-]*:)?//([^/?#:@]+)", (url or "").strip().lower())
+    if match is None:
+        return ""
+    labels = [x for x in match.group(1).split(".") if x]
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
+
+
+def page_kind(url: str | None) -> int:
+    """PAGE_VIDEO (/av/, /video/ ...), PAGE_COLLECTION (/collections/, /live/ ...) or
+    PAGE_ARTICLE, from the path of a link: companion pages repeat an article's story."""
+    path = re.sub(r"^(?:[a-z][\w+.-]*:)?//[^/?#]*", "", (url or "").strip()).split("?")[0]
+    if _VIDEO_PATH.search(path):
+        return PAGE_VIDEO
+    return PAGE_COLLECTION if _COLLECTION_PATH.search(path) else PAGE_ARTICLE
+
+
+def stem(word: str) -> str:
+    """A crude English suffix stripper: bans/banned/banning -> ban, cities -> city."""
+    w = word.lower().replace("\u2019", "'").removesuffix("'s")
+    for suffix, repl, min_len in (("ies", "y", 5), ("ing", "", 6), ("ed", "", 5), ("es", "", 6)):
+        if w.endswith(suffix) and len(w) >= min_len:
+            w = w[: -len(suffix)] + repl
+            break
+    else:
+        if w.endswith("s") and not w.endswith("ss") and len(w) >= 4:
+            w = w[:-1]
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]  # banned -> bann -> ban
+    return w
+
+
+def rare_stems(text: str) -> list[str]:
+    """Stems of the content words of ``text`` that are not common (``_COMMON_WORDS``)."""
+    out = []
+    for word in content_words(text):
+        st = stem(word)
+        if len(st) >= 3 and word not in _COMMON_WORDS_SET and st not in _COMMON_STEMS:
+            out.append(st)
+    return list(dict.fromkeys(out))
 
 
 def _h(text: str, bits: int) -> int:
@@ -354,11 +471,13 @@ def signature(
     canonical_url: str | None = None,
     published_at: datetime | None = None,
     content_hash_hex: str | None = None,
+    outlet: str | None = None,
 ) -> Signature:
     """Fingerprint of one article; the keyword fields let :func:`decide` apply layers 1-2.
 
     ``content_hash_hex`` is :func:`content_hash` of the same title and text when the caller
-    already has it (the workers do: it is ``Article.content_hash``).
+    already has it (the workers do: it is ``Article.content_hash``). ``outlet`` is the
+    publisher's registrable domain; by default it is taken from ``canonical_url``.
     """
     ctitle = clean_title(title)
     body = _clean_text(title, text)
@@ -380,7 +499,17 @@ def signature(
         content=int((content_hash_hex or content_hash(title, text))[:16], 16),
         published=_minutes(published_at),
         series=series,
+        explainer=_EXPLAINER.match(ctitle) is not None,
+        outlet=_h(site, 16) if (site := outlet or outlet_of(canonical_url)) else 0,
+        page=page_kind(canonical_url),
+        stems=_small(_lede_stems(ctitle, body), _MAX_STEMS),
+        title_stems=tuple(sorted({_h(x, 16) for x in rare_stems(ctitle)})[:_PAIR_STEMS]),
     )
+
+
+def _lede_stems(ctitle: str, body: str) -> list[str]:
+    lede = " ".join(body.split()[:_LEDE_WORDS])
+    return rare_stems(ctitle + " " + lede)
 
 
 def _minhash(shingles: set[bytes], num_perm: int) -> npt.NDArray[np.uint64]:
@@ -418,6 +547,8 @@ def lsh_band_keys(sig: Signature) -> tuple[str, ...]:
     if sig.title_key:
         keys.append(f"t{sig.title_key:08x}")
     keys += [f"w{i}{v:08x}" for i, v in enumerate(sig.title_bands)]
+    pairs = itertools.combinations(sig.title_stems, 2)
+    keys += [f"p{_h(f'{x}.{y}', 32):08x}" for x, y in pairs if not sig.series]
     return tuple(keys)
 
 
@@ -452,6 +583,57 @@ def _names_conflict(a: Signature, b: Signature) -> bool:
     return bool(only_a and only_b) and _jaccard(a.title_words, b.title_words) <= 0.5
 
 
+_COMMON = frozenset(_h(w, 16) for w in _COMMON_WORDS.split())
+_COMMON_WORDS_SET = frozenset(_COMMON_WORDS.split())
+_COMMON_STEMS = frozenset(stem(w) for w in _COMMON_WORDS.split())
+
+
+def _same_event(a: Signature, b: Signature, j: float, hours: float | None) -> bool:
+    """Two outlets' reports of one event: close in time, sharing rare title words and names.
+
+    Common words (``_COMMON``) do not count. Explainers never match (an angle on an event,
+    not a report of it); series titles and differing title numbers are ruled out earlier.
+    """
+    if hours is None or hours > EVENT_WINDOW_H or a.explainer or b.explainer:
+        return False
+    ta, tb = a.title_words - _COMMON, b.title_words - _COMMON
+    shared_title = len(ta & tb)
+    shared_names = len((a.entities & b.entities) - _COMMON)
+    title_sim = shared_title / len(ta | tb) if ta | tb else 0.0
+    return shared_title >= 2 and title_sim >= 0.5 and shared_names >= 3 and j >= 0.2
+
+
+def _different_outlets(a: Signature, b: Signature) -> bool:
+    return bool(a.outlet and b.outlet and a.outlet != b.outlet)
+
+
+def _stems_shared(a: Signature, b: Signature) -> tuple[int, float]:
+    """Rare stems shared by the two title + lede sets, and that count over the smaller set."""
+    shared = len(a.stems & b.stems)
+    return shared, (shared / min(len(a.stems), len(b.stems)) if shared else 0.0)
+
+
+def _companion(a: Signature, b: Signature, hours: float | None, tsim: float, j: float) -> bool:
+    """A video or collection page and an article of one outlet under a (near-)same title."""
+    if not (a.page or b.page) or _different_outlets(a, b) or a.series or b.series:
+        return False
+    if hours is None or hours > TITLE_WINDOW_H:
+        return False
+    return tsim >= _COMPANION_TITLE_SIM and (_stems_shared(a, b)[1] >= 0.5 or j >= 0.3)
+
+
+def _cross_outlet(a: Signature, b: Signature, hours: float | None) -> bool:
+    """Two outlets' reports of one event: most rare stems of title + lede shared, >= 2 of
+    them in both titles, close in time. Never for one outlet (its later developments)."""
+    if not _different_outlets(a, b) or hours is None or hours > STEMS_WINDOW_H:
+        return False
+    if a.explainer or b.explainer or a.series or b.series:
+        return False
+    shared, ratio = _stems_shared(a, b)
+    in_titles = len((a.title_words & b.title_words) - _COMMON)
+    return shared >= _MIN_SHARED_STEMS and ratio >= _MIN_STEM_OVERLAP and in_titles >= 2
+
+
 def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
     """The worker's decision for a candidate pair (see module docstring for the layers)."""
     if a.url and a.url == b.url:
@@ -482,6 +664,14 @@ def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
     if near and not series and close_in_time and tsim >= 0.6 and j >= 0.25 and ents >= 0.4:
         score = round((j + tsim + ents) / 3, 3)
         return DedupeDecision(duplicate=True, score=score, method="title+text")
+    if _companion(a, b, hours, tsim, j):
+        return DedupeDecision(duplicate=True, score=round(max(j, tsim), 3), method="companion")
+    one_outlet = bool(a.outlet and a.outlet == b.outlet)
+    if not series and not one_outlet and _same_event(a, b, j, hours):
+        return DedupeDecision(duplicate=True, score=round(max(j, tsim), 3), method="event")
+    if _cross_outlet(a, b, hours):
+        shared = _stems_shared(a, b)[1]
+        return DedupeDecision(duplicate=True, score=round(shared, 3), method="stems")
     return DedupeDecision(duplicate=False, score=round(max(j, tsim * j), 3), method="different")
 
 

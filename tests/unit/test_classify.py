@@ -130,6 +130,16 @@ def test_labels_carry_rule_and_model_evidence(default: Classifier) -> None:
             "This week we revisit the asylum, the Joker and the Batman villains.",
         ),
         ("Gas leak forces evacuation", "Residents of three streets were evacuated overnight."),
+        # Labelling conventions: attack news, US commemorations, "in hiding", visa deportations.
+        (
+            "Flags lowered for service members killed in Kabul airport bombing",
+            "The 13 troops died while helping with the evacuation two years ago.",
+        ),
+        ("Activist stays in hiding in Kabul", "She moves between relatives' houses."),
+        (
+            "Tennis star deported after visa row",
+            "His visa was cancelled and he was deported over vaccination rules.",
+        ),
     ],
 )
 def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> None:
@@ -171,6 +181,38 @@ def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> 
 )
 def test_diplomacy_hard_negatives(default: Classifier, title: str, text: str) -> None:
     assert "taliban-diplomacy" not in {t.slug for t in default.classify(title, text)}
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        (
+            "Former interpreters still waiting for relocation",
+            "Afghans who worked for British forces are awaiting relocation with their families.",
+        ),
+        (
+            "Families wait for hours at Kabul airport gates",
+            "Afghans with babies hoped to board a plane out of the country.",
+        ),
+        ("Afghans take refuge in India", "Hundreds of Afghan families have taken refuge in Delhi."),
+        (
+            "Pakistan rounds up Afghans as deadline expires",
+            "Police detained undocumented Afghans ahead of deportation.",
+        ),
+    ],
+)
+def test_refugees_airlift_and_relocation_positives(
+    default: Classifier, title: str, text: str
+) -> None:
+    assert "refugees" in {t.slug for t in default.classify(title, text)}
+
+
+def test_diplomacy_protecting_power(default: Classifier) -> None:
+    topics = default.classify(
+        "Qatar to represent US interests in Afghanistan",
+        "Qatar's embassy in Kabul will act for Washington after the Taliban takeover.",
+    )
+    assert "taliban-diplomacy" in {t.slug for t in topics}
 
 
 def test_diplomacy_positive(default: Classifier) -> None:

@@ -150,7 +150,7 @@ def test_signature_roundtrip_and_band_keys() -> None:
     assert len(blob) < 300
     assert Signature.from_bytes(blob) == sig
     keys = lsh_band_keys(sig)
-    assert len(keys) == 16 + 1 + 4 and all(len(k) <= 10 for k in keys)
+    assert 16 + 1 + 4 < len(keys) <= 16 + 1 + 4 + 6 and all(len(k) <= 10 for k in keys)
     assert keys == lsh_band_keys(signature("Gas price rise: Government considering loans for "
                                            "energy firms - BBC News", STORY))  # fmt: skip
 
@@ -177,3 +177,107 @@ def test_templated_items_about_different_companies_are_not_merged() -> None:
     assert compare(a, b).duplicate is False
     retold = DedupeItem(title="Nvidia: Buy", text=template.format(name="Nvidia") + " Shares rose.")
     assert compare(a, retold).duplicate is True
+
+
+def test_two_outlets_reporting_one_event_are_merged() -> None:
+    a = _item(
+        "Zorvian ferry Kestrel capsizes off Brellmouth, dozens rescued",
+        "The Zorvian ferry Kestrel capsized off Brellmouth on Tuesday; coastguard Halvard Omsk "
+        "said 40 passengers were rescued from the water near the Tessel lighthouse.",
+    )
+    b = _item(
+        "Dozens rescued after ferry Kestrel overturns off Brellmouth",
+        "Coastguard chief Halvard Omsk said 40 people were pulled from the sea after the Kestrel, "
+        "a Zorvian ferry, capsized off Brellmouth close to the Tessel lighthouse.",
+        hours=3,
+    )
+    d = compare(a, b)
+    assert d.duplicate and d.method == "event"
+    late = b.model_copy(update={"published_at": T0 + timedelta(hours=30)})
+    assert not compare(a, late).duplicate  # same words, outside the event window
+
+
+def test_explainer_of_an_event_is_not_a_report_of_it() -> None:
+    a = _item(
+        "Zorvian ferry Kestrel capsizes off Brellmouth, dozens rescued",
+        "The Zorvian ferry Kestrel capsized off Brellmouth; coastguard Halvard Omsk said 40 were "
+        "rescued near the Tessel lighthouse.",
+    )
+    b = _item(
+        "Why did the Zorvian ferry Kestrel capsize off Brellmouth?",
+        "Coastguard Halvard Omsk said 40 were rescued near the Tessel lighthouse; experts ask "
+        "why the Kestrel, a Zorvian ferry, capsized.",
+        hours=2,
+    )
+    assert not compare(a, b).duplicate
+    sig = signature(b.title, b.text)
+    assert sig.explainer and Signature.from_bytes(sig.to_bytes()) == sig
+
+
+def test_outlet_and_page_kind_from_links() -> None:
+    from services.core.dedupe import PAGE_COLLECTION, PAGE_VIDEO, outlet_of, page_kind
+
+    assert outlet_of("https://www.bbc.co.uk/news/x") == "bbc.co.uk"
+    assert outlet_of("https://edition.cnn.com/2021/a") == "cnn.com"
+    assert outlet_of(None) == "" and outlet_of("not a url") == ""
+    assert page_kind("https://bbc.com/sport/av/olympics/1") == PAGE_VIDEO
+    assert page_kind("https://cnn.com/videos/world/2021/x") == PAGE_VIDEO
+    assert page_kind("https://cnn.com/collections/intl-x") == PAGE_COLLECTION
+    assert page_kind("https://cnn.com/2021/09/01/world/x/index.html") == 0
+
+
+def test_version_1_blobs_still_decode() -> None:
+    import struct
+
+    from services.core.dedupe import NUM_PERM
+
+    head = struct.Struct("<BBHIQQIBBBB").pack(1, 1, 7, 5, 9, 11, 13, 0, 1, 0, 0)
+    sig = Signature.from_bytes(head + struct.pack(f"<{NUM_PERM + 1}H", *range(NUM_PERM + 1)))
+    assert sig.series and sig.outlet == 0 and not sig.stems and sig.title_words == {NUM_PERM}
+
+
+GAP_A = (
+    "Armed robbers in Brazil tied hostages to the roofs of getaway cars as human shields "
+    "during a string of overnight bank raids in the town of Varginha, police said."
+)
+TA = "Brazil robbers tie hostages to getaway cars"
+TB = "Hostages strapped to cars by Brazil robbers"
+GAP_B = (
+    "Hostages were strapped to getaway cars as human shields when armed robbers raided "
+    "banks in Varginha, Brazil, overnight, according to police."
+)
+
+
+def _at(link: str, title: str, text: str, hours: float) -> DedupeItem:
+    return DedupeItem(title=title, text=text, link=link, published_at=T0 + timedelta(hours=hours))
+
+
+def test_two_outlets_reporting_one_event_are_duplicates() -> None:
+    a = _at("https://bbc.com/news/world-1", "Brazil robbers tie hostages to getaway cars", GAP_A, 0)
+    b = _at(
+        "https://cnn.com/2021/x", "Hostages strapped to getaway cars by Brazil robbers", GAP_B, 5
+    )
+    decision = compare(a, b)
+    assert decision.duplicate and decision.method in {"stems", "event"}
+    sa, sb = (signature(i.title, i.text, canonical_url=i.link) for i in (a, b))
+    assert set(lsh_band_keys(sa)) & set(lsh_band_keys(sb))
+
+
+def test_one_outlet_needs_more_than_shared_event_words() -> None:
+    a = _at("https://cnn.com/2021/a", "Brazil robbers tie hostages to getaway cars", GAP_A, 0)
+    b = _at(
+        "https://cnn.com/2021/b", "Hostages strapped to getaway cars by Brazil robbers", GAP_B, 5
+    )
+    assert not compare(a, b).duplicate
+
+
+def test_video_page_of_the_same_outlet_and_title_is_a_duplicate() -> None:
+    text = "Karsten Warholm of Norway breaks his own world record in the 400m hurdles final."
+    video = _at("https://bbc.com/sport/av/olympics/1", "Warholm sets 400m hurdles world record",
+                "Watch as " + text, 0)  # fmt: skip
+    body = "Norwegian Karsten Warholm wins gold in a record time at Tokyo 2020."
+    article = _at("https://bbc.com/sport/olympics/2", "Warholm sets stunning 400m hurdles record",
+                  body, 1)  # fmt: skip
+    assert compare(video, article).method == "companion"
+    late = article.model_copy(update={"published_at": T0 + timedelta(hours=100)})
+    assert not compare(video, late).duplicate
