@@ -72,13 +72,11 @@ def _done_at(handle: Any) -> float:
 async def _collect(poller: Poller, timeout_s: float) -> tuple[list[dict[str, Any]], float]:
     """Wait for every enqueued batch; returns the reports and when the last one finished."""
     handles, poller.handles = list(poller.handles), []
-    loop = asyncio.get_running_loop()
-    reports = []
-    for handle in handles:
-        report: dict[str, Any] = await loop.run_in_executor(
-            None, partial(handle.get, timeout=timeout_s)
-        )
-        reports.append(report)
+    reports: list[dict[str, Any]] = []
+    if handles:  # one MGET per round for every batch, not one `get` (and pubsub) each
+        from services.runner import _join
+
+        reports = await asyncio.to_thread(partial(_join, handles, timeout_s))
     last = max((_done_at(h) for h in handles), default=time.time())
     return reports, last
 

@@ -12,6 +12,7 @@ article is offered again with that state as the new assumption.
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ Enricher = Callable[[str, str], Enrichment]
 Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed", "unsettled"]
 Mode = Literal["publish", "update", "duplicate", "skip"]
 MAX_ATTEMPTS = 6
+SETTLE_ROUNDS = 5
 HOT_BAND = 16  # a band field holding this many articles is frozen (recurring-series noise)
 
 
@@ -362,7 +364,7 @@ def process_batch(
     started = time.perf_counter()
     items = [prepare(a, classifier, enricher, when) for a in unique]
     prepared = time.perf_counter()
-    outcomes = publisher.publish(items)
+    outcomes = _publish_settled(publisher, items)
     report = BatchReport(duplicates=len(articles) - len(items))
     report.stage_seconds = {
         "dedupe_classify_enrich": prepared - started,
@@ -372,6 +374,22 @@ def process_batch(
         _count(report, item, outcome)
         report.results.append(_result(item, outcome))
     return report
+
+
+def _publish_settled(publisher: Publisher, items: Sequence[Publication]) -> list[PublishOutcome]:
+    """Publish; offer articles still racing other workers again after a short random pause.
+
+    What stays unsettled after SETTLE_ROUNDS is reported so the task retries it later.
+    """
+    outcomes = list(publisher.publish(items))
+    for _ in range(SETTLE_ROUNDS):
+        racing = [i for i, o in enumerate(outcomes) if o.status == "unsettled"]
+        if not racing:
+            break
+        time.sleep(random.uniform(0.005, 0.05))  # let the other worker finish its batch
+        for i, outcome in zip(racing, publisher.publish([items[i] for i in racing]), strict=True):
+            outcomes[i] = outcome
+    return outcomes
 
 
 def _result(item: Publication, outcome: PublishOutcome) -> ArticleResult:

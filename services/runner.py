@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +123,20 @@ def _enqueue_for(once: bool) -> Any:
     return enqueue
 
 
+def parse_pool(workers: int) -> Executor | None:
+    """A spawn-context pool of parse processes (None: parse inline in the poller).
+
+    Spawn, not fork: a child forked after kombu/redis connections exist can hang in
+    kombu's after-fork clean-up.
+    """
+    if workers <= 0:
+        return None
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
 def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poller:
+    """The poller for `settings`; parse processes from `poller.parse_workers` (default 0)."""
     fetch = settings.fetch
     fetcher = Fetcher(
         connect_timeout_s=fetch.connect_timeout_s,
@@ -150,6 +165,7 @@ def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poll
         store=RedisFeedStore(client, Keys(settings.stream_prefix)),
         enqueue=_enqueue_for(once),
         config=config,
+        executor=parse_pool(int(getattr(poll, "parse_workers", 0))),
     )
 
 
@@ -246,11 +262,39 @@ async def _once(poller: Poller, feeds: Sequence[FeedSource], wait_timeout_s: flo
         summary.add_feeds(await poller.poll_all(feeds))
     finally:
         await poller.fetcher.aclose()  # type: ignore[attr-defined]
-    loop = asyncio.get_running_loop()
-    for handle in poller.handles:
-        report = await loop.run_in_executor(None, partial(handle.get, timeout=wait_timeout_s))
+        if poller.executor is not None:
+            poller.executor.shutdown(wait=False, cancel_futures=True)
+    for report in await asyncio.to_thread(_join, poller.handles, wait_timeout_s):
         summary.add_batch(report)
     return summary
+
+
+def _join(handles: Sequence[Any], timeout_s: float) -> list[dict[str, Any]]:
+    """Every batch report, read with one MGET per round from the result backend.
+
+    No result consumer (pubsub) per task: stored results are polled every 0.2 s.
+    """
+    if not handles:
+        return []
+    backend = handles[0].backend
+    if not hasattr(backend, "get_key_for_task"):  # not a key-value backend
+        return [h.get(timeout=timeout_s) for h in handles]
+    keys = [backend.get_key_for_task(h.id) for h in handles]
+    reports: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pending = [i for i in range(len(keys)) if i not in reports]
+        for i, raw in zip(pending, backend.mget([keys[i] for i in pending]), strict=True):
+            meta = backend.decode_result(raw) if raw is not None else {}
+            if meta.get("status") == "SUCCESS":
+                reports[i] = meta["result"]
+            elif meta.get("status") == "FAILURE":
+                raise backend.exception_to_python(meta["result"])
+        if len(reports) == len(keys):
+            return [reports[i] for i in range(len(keys))]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(keys) - len(reports)} batches unfinished after {timeout_s}s")
+        time.sleep(0.2)
 
 
 async def _forever(

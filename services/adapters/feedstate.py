@@ -1,4 +1,8 @@
-"""Per-feed state in Redis: validators, health, schedule (a sorted set of due times)."""
+"""Per-feed state in Redis: validators, health, schedule (a sorted set of due times).
+
+`finish` is the poller's single round trip after a fetch: save the state and schedule,
+release the lease and the host slot, and tell which article ids were already published.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,32 @@ from dataclasses import asdict, dataclass, fields
 import redis
 
 from services.adapters.keys import Keys
+
+# KEYS: state hash, schedule zset, lease, host slots, identity keys...
+# ARGV: lease token, slot token, feed id, next poll at, schedule (1) / unschedule (0),
+#       field count, fields and values...
+# Returns one 0/1 per identity key (already published).
+_FINISH = """
+local n = tonumber(ARGV[6])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 7, 6 + 2 * n)) end
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+else redis.call('ZREM', KEYS[2], ARGV[3]) end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+if ARGV[2] ~= '' then redis.call('ZREM', KEYS[4], ARGV[2]) end
+local seen = {}
+for i = 5, #KEYS do seen[#seen + 1] = redis.call('EXISTS', KEYS[i]) end
+return seen
+"""
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a poll holds until `finish`: the lease and host slot (keys and tokens)."""
+
+    lease_key: str = ""
+    lease_token: str = ""
+    slot_key: str = ""
+    slot_token: str = ""
 
 
 @dataclass
@@ -49,6 +79,7 @@ class RedisFeedStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
+        self._finish = client.register_script(_FINISH)
 
     @property
     def client(self) -> redis.Redis:
@@ -66,6 +97,26 @@ class RedisFeedStore:
         pipe.hset(self._keys.feed_state(feed_id), mapping=asdict(state))
         pipe.zadd(self._keys.schedule, {feed_id: state.next_poll_at})
         pipe.execute()
+
+    def finish(
+        self,
+        feed_id: str,
+        state: FeedState,
+        held: Held,
+        *,
+        scheduled: bool = True,
+        check_ids: Sequence[str] = (),
+    ) -> set[str]:
+        """Save + (un)schedule + release, in one call; returns the already published ids."""
+        pairs = [item for kv in asdict(state).items() for item in (kv[0], str(kv[1]))]
+        identity = [self._keys.identity(f"id:{a}") for a in check_ids]
+        keys = [self._keys.feed_state(feed_id), self._keys.schedule, held.lease_key or "-"]
+        keys += [held.slot_key or "-", *identity]
+        args: list[str | int] = [held.lease_token, held.slot_token, feed_id]
+        args.append(repr(state.next_poll_at))
+        args += [int(scheduled), len(pairs) // 2, *pairs]
+        seen = self._finish(keys=keys, args=args)
+        return {a for a, hit in zip(check_ids, seen, strict=True) if int(hit)}
 
     def ensure_scheduled(self, feed_ids: Iterable[str], now: float) -> None:
         """New feeds are due now; known feeds keep their due time."""

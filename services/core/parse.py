@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ def parse_feed(
     the caller's convenience but deliberately NOT given to feedparser: a charset there
     (e.g. utf-7) would make feedparser decode differently from `neutralise_doctype`.
     """
+    body = _gunzipped(body)
     if sniff_format(body) == "json":
         parsed = parse_jsonfeed(body)
         return parsed.model_copy(update={"entries": parsed.entries[:max_entries]})
@@ -58,6 +60,20 @@ def parse_feed(
         self_url=_link_rel(feed, "self"),
         ttl_minutes=_int(feed.get("ttl")),
     )
+
+
+def _gunzipped(body: bytes, cap: int = 64 * 1024 * 1024) -> bytes:
+    """A body that is itself a gzip file (a `.gz` served without Content-Encoding)."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, cap)
+    except zlib.error as exc:
+        raise ParseError(f"gzip-compressed body is corrupt: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise ParseError(f"gzip-compressed body inflates beyond {cap} bytes: refused")
+    return data
 
 
 def _problem(result: Any) -> str | None:

@@ -26,14 +26,14 @@ from typing import Any, Literal, Protocol
 import structlog
 
 from services import metrics
-from services.adapters.feedstate import FeedState, RedisFeedStore
+from services.adapters.feedstate import FeedState, Held, RedisFeedStore
 from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, ParseError
 from services.core.ids import feed_id
 from services.core.models import Article, FeedSource
 from services.poller.digest import Digest, digest
 from services.poller.hints import FeedHints, body_hints, header_hints
-from services.poller.leases import Leases
+from services.poller.leases import Claim, Leases
 from services.poller.politeness import HostBusy, HostLimiter, host_of
 from services.poller.schedule import (
     Interval,
@@ -88,6 +88,7 @@ class PollerConfig:
     host_spacing_s: float = 0.25
     host_max_wait_s: float = 60.0
     websub_fallback_s: float = 6 * 3600.0
+    flush_after_s: float = 0.2  # buffered fresh articles wait at most this long for company
 
 
 @dataclass
@@ -103,6 +104,8 @@ class Poller:
     limiter: HostLimiter | None = None
     websub: WebSubSubscriber | None = None
     rng: random.Random | None = None
+    _buffer: list[tuple[Article, str]] = field(default_factory=list, init=False, repr=False)
+    _timer: asyncio.TimerHandle | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         client, keys, cfg = self.store.client, self.store.keys, self.config
@@ -125,67 +128,99 @@ class Poller:
     async def poll_all(
         self, feeds: Sequence[FeedSource], *, only_if_due: bool = False
     ) -> list[FeedOutcome]:
-        """Poll every feed once, at most `concurrency` at a time; skipped feeds are left out."""
+        """Poll every feed once, at most `concurrency` at a time; skipped feeds are left out.
+
+        Fresh articles of several feeds share tasks; every one is enqueued on return.
+        """
         gate = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(feed: FeedSource) -> FeedOutcome:
             async with gate:
-                return await self.poll_feed(feed, only_if_due=only_if_due)
+                return await self._poll_one(feed, only_if_due)
 
-        outcomes = await asyncio.gather(*(guarded(f) for f in feeds))
+        try:
+            outcomes = await asyncio.gather(*(guarded(f) for f in feeds))
+        finally:
+            self.flush()
         return [o for o in outcomes if not o.skipped]
 
     async def poll_feed(self, feed: FeedSource, *, only_if_due: bool = False) -> FeedOutcome:
         """Poll one feed under its lease (skipped when another replica holds it)."""
-        assert self.leases is not None
-        token = self.leases.acquire(feed.id)
-        if token is None:
-            return _skipped(feed, "leased by another replica")
         try:
-            return await self._leased(feed, only_if_due)
+            return await self._poll_one(feed, only_if_due)
         finally:
-            self.leases.release(feed.id, token)
+            self.flush()
 
-    async def _leased(self, feed: FeedSource, only_if_due: bool) -> FeedOutcome:
-        assert self.registry is not None and self.limiter is not None
-        if only_if_due:
-            due = self.store.due_at(feed.id)
-            if due is None or due > time.time():
-                return _skipped(feed, "no longer due (polled by another replica)")
-        if self.registry.is_retired(feed.url):
-            return _skipped(feed, "retired (HTTP 410); re-add it to poll again")
-        state = self.store.get(feed.id)
+    async def _poll_one(self, feed: FeedSource, only_if_due: bool) -> FeedOutcome:
+        claim = self._claim(feed, only_if_due)
+        if claim.status != "ok":
+            return _skipped(feed, _SKIP_REASONS[claim.status])
+        assert self.leases is not None and self.limiter is not None
         host = host_of(feed.url)
+        slot = claim.slot
+        if not slot:
+            try:
+                slot = await self.limiter.acquire(host, first_wait_s=claim.wait_s)
+            except HostBusy as exc:
+                self.leases.release(feed.id, claim.token)
+                return _skipped(feed, str(exc))
+        held = Held(self.leases.key(feed.id), claim.token, self.limiter.slot_keys(host)[0], slot)
         try:
-            slot = await self.limiter.acquire(host)
-        except HostBusy as exc:
-            return _skipped(feed, str(exc))
+            return await self._leased(feed, FeedState.from_redis(claim.state), held)
+        except BaseException:
+            with contextlib.suppress(Exception):  # Redis failing: the lease expires by itself
+                self.leases.release(feed.id, claim.token)
+                self.limiter.release(host, slot)
+            raise
+
+    def _claim(self, feed: FeedSource, only_if_due: bool) -> Claim:
+        """One round trip: lease, due, retired, state and a host slot."""
+        assert self.leases is not None and self.limiter is not None
+        assert self.registry is not None
+        keys = self.store.keys
+        return self.leases.claim(
+            feed.id,
+            url=feed.url,
+            only_if_due=only_if_due,
+            now=time.time(),
+            keys=[
+                keys.schedule,
+                self.registry.retired_key,
+                keys.feed_state(feed.id),
+                *self.limiter.slot_keys(host_of(feed.url)),
+            ],
+            slot_args=self.limiter.slot_args(),
+        )
+
+    async def _leased(self, feed: FeedSource, state: FeedState, held: Held) -> FeedOutcome:
         started = time.monotonic()
         # one id per fetch, carried to the workers in the task headers (see runner.enqueue)
-        structlog.contextvars.bind_contextvars(correlation_id=uuid.uuid4().hex[:16])
+        correlation_id = uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         try:
-            outcome = await self._guarded_poll(feed, state)
+            outcome, articles = await self._guarded_poll(feed, state)
+            self._after(feed, state, outcome, held, articles, correlation_id)
+            duration_s = time.monotonic() - started
+            self._log(outcome, duration_s)
         finally:
-            self.limiter.release(host, slot)
-        self._after(feed, state, outcome)
-        duration_s = time.monotonic() - started
-        self._log(outcome, duration_s)
+            structlog.contextvars.unbind_contextvars("correlation_id")
         metrics.observe_fetch(
             outcome.status, outcome.error_class, outcome.http_status, outcome.wire_bytes,
             duration_s, entries=outcome.entries, new=outcome.new,
         )  # fmt: skip
-        structlog.contextvars.unbind_contextvars("correlation_id")
         return outcome
 
-    async def _guarded_poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
+    async def _guarded_poll(
+        self, feed: FeedSource, state: FeedState
+    ) -> tuple[FeedOutcome, list[Article]]:
         try:
             return await self._poll(feed, state)
         except (FetchError, ParseError) as exc:
-            return _failed(feed, exc)
+            return _failed(feed, exc), []
         except Exception as exc:
-            return _failed(feed, exc)
+            return _failed(feed, exc), []
 
-    async def _poll(self, feed: FeedSource, state: FeedState) -> FeedOutcome:
+    async def _poll(self, feed: FeedSource, state: FeedState) -> tuple[FeedOutcome, list[Article]]:
         result = await self.fetcher.fetch(
             feed.url, etag=state.etag or None, last_modified=state.last_modified or None
         )
@@ -197,23 +232,22 @@ class Poller:
             return FeedOutcome(
                 feed, "unchanged", http_status=result.status, hints=hints,
                 wire_bytes=result.wire_bytes,
-            )  # fmt: skip
+            ), []  # fmt: skip
         parsed = await self._digest(result.body, feed, result.headers.get("content-type"))
         found = body_hints(result.body)
         hints = header_hints(result.headers, time.time()).merged(found)
-        new = self._enqueue_fresh(parsed.articles)
-        self._remember(state, result, body_hash)  # validators only after the enqueue succeeded
+        self._remember(state, result, body_hash)  # a failed enqueue forgets them (flush)
         self._learn(state, parsed, found)
-        return FeedOutcome(
+        outcome = FeedOutcome(
             feed,
             "ok",
             http_status=result.status,
             entries=parsed.entries,
-            new=new,
             problem=parsed.problem,
             hints=hints,
             wire_bytes=result.wire_bytes,
         )
+        return outcome, list(parsed.articles)
 
     async def ingest_pushed(
         self, feed: FeedSource, body: bytes, content_type: str | None = None
@@ -225,18 +259,54 @@ class Poller:
         except ParseError as exc:
             log.warning("websub.push_unparsable", feed_id=feed.id, error=str(exc))
             return _failed(feed, exc)
-        new = self._enqueue_fresh(parsed.articles)
+        fresh = self._fresh(parsed.articles)
+        self._add(fresh, str(structlog.contextvars.get_contextvars().get("correlation_id", "")))
+        self.flush()
+        new = len(fresh)
         state.last_push_at = time.time()
         state.title = parsed.title or state.title
         self.store.save(feed.id, state)
         log.info("websub.pushed", feed_id=feed.id, url=feed.url, entries=parsed.entries, new=new)
         return FeedOutcome(feed, "ok", entries=parsed.entries, new=new, pushed=True)
 
-    def _enqueue_fresh(self, articles: Sequence[Article]) -> int:
-        fresh = self._fresh(articles)
-        for start in range(0, len(fresh), self.config.batch_size):
-            self.handles.append(self.enqueue(fresh[start : start + self.config.batch_size]))
-        return len(fresh)
+    # --- fresh articles of several feeds share tasks --------------------------------------
+    def _add(self, fresh: Sequence[Article], correlation_id: str) -> None:
+        """Buffer fresh articles; full tasks leave at once, the rest within `flush_after_s`."""
+        self._buffer.extend((a, correlation_id) for a in fresh)
+        size = self.config.batch_size
+        if len(self._buffer) >= size:
+            self._send(len(self._buffer) - len(self._buffer) % size)
+        if self._buffer and self._timer is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the caller flushes
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self.config.flush_after_s, self.flush)
+
+    def flush(self) -> None:
+        """Enqueue every buffered article now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._send(len(self._buffer))
+
+    def _send(self, count: int) -> None:
+        taken, self._buffer = self._buffer[:count], self._buffer[count:]
+        for start in range(0, len(taken), self.config.batch_size):
+            chunk = taken[start : start + self.config.batch_size]
+            ids = ",".join(dict.fromkeys(c for _, c in chunk if c))
+            try:
+                with structlog.contextvars.bound_contextvars(correlation_id=ids):
+                    self.handles.append(self.enqueue([a for a, _ in chunk]))
+            except Exception as exc:
+                self._forget_validators({a.feed.id for a, _ in chunk}, exc)
+
+    def _forget_validators(self, feed_ids: set[str], exc: Exception) -> None:
+        """The enqueue failed: drop the feeds' validators so the next poll fetches again."""
+        log.error("poller.enqueue_failed", feeds=sorted(feed_ids), error=str(exc)[:500])
+        pipe = self.store.client.pipeline(transaction=False)
+        for fid in feed_ids:
+            pipe.hdel(self.store.keys.feed_state(fid), "etag", "last_modified", "body_hash")
+        with contextlib.suppress(Exception):
+            pipe.execute()
 
     async def _digest(self, body: bytes, feed: FeedSource, content_type: str | None) -> Digest:
         call = partial(
@@ -285,11 +355,20 @@ class Poller:
         )
 
     # --- after a poll: health, events, schedule -----------------------------------------
-    def _after(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome) -> None:
+    def _after(
+        self,
+        feed: FeedSource,
+        state: FeedState,
+        outcome: FeedOutcome,
+        held: Held,
+        articles: Sequence[Article],
+        correlation_id: str,
+    ) -> None:
+        """State, schedule, release and the already-published check: one round trip."""
         now = time.time()
         state.url, state.last_polled_at = feed.url, now
         if outcome.status == "failed" and outcome.error_class == "gone":
-            self._retire(feed, state, outcome)
+            self._retire(feed, state, outcome, held)
             return
         if outcome.status == "failed":
             delay, reason = self._on_failure(feed, state, outcome, now)
@@ -297,7 +376,10 @@ class Poller:
             delay, reason = self._on_success(feed, state, outcome, now)
         state.next_poll_at, state.next_poll_reason = now + delay, reason
         outcome.next_poll_in_s, outcome.next_poll_reason = delay, reason
-        self.store.save(feed.id, state)
+        seen = self.store.finish(feed.id, state, held, check_ids=[a.id for a in articles])
+        fresh = [a for a in articles if a.id not in seen]
+        outcome.new = len(fresh)
+        self._add(fresh, correlation_id)
         if outcome.status != "failed" and state.moved_count >= self.config.moved_after:
             self._move(feed, state)
 
@@ -346,14 +428,14 @@ class Poller:
             rng=self.rng,
         )
 
-    def _retire(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome) -> None:
+    def _retire(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, held: Held) -> None:
         assert self.registry is not None
         state.status = "retired"
         state.consecutive_errors += 1
         state.last_error, state.last_error_class = outcome.error or "", "gone"
         state.next_poll_at, state.next_poll_reason = 0.0, "retired: HTTP 410 Gone"
         outcome.next_poll_reason = state.next_poll_reason
-        self.store.unschedule(feed.id, state)
+        self.store.finish(feed.id, state, held, scheduled=False)
         self.registry.retire(feed.url, outcome.error or "HTTP 410 Gone")
 
     def _move(self, feed: FeedSource, state: FeedState) -> None:
@@ -417,6 +499,7 @@ class Poller:
                 await self.tick(load_feeds)
             except Exception:
                 log.exception("poller.tick_failed")
+            self.flush()
             self.handles.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=tick_s)
@@ -442,6 +525,13 @@ class Poller:
             if state.hub_url:
                 topic = state.self_url or outcome.feed.url
                 await self.websub.ensure(outcome.feed.id, outcome.feed.url, state.hub_url, topic)
+
+
+_SKIP_REASONS = {
+    "leased": "leased by another replica",
+    "not_due": "no longer due (polled by another replica)",
+    "retired": "retired (HTTP 410); re-add it to poll again",
+}
 
 
 def _skipped(feed: FeedSource, reason: str) -> FeedOutcome:

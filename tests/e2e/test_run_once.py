@@ -94,7 +94,9 @@ def check_canonical_log_lines(stderr: str, *, n_feeds: int, published: set[str])
     for entry in processed:
         assert entry.keys() >= ARTICLE_FIELDS, ARTICLE_FIELDS - entry.keys()
     fetch_ids = {entry["correlation_id"] for entry in fetches}
-    assert {entry["correlation_id"] for entry in processed} <= fetch_ids
+    # a task carries the ids of every fetch whose articles it holds, joined by commas
+    task_ids = {i for entry in processed for i in entry["correlation_id"].split(",")}
+    assert task_ids <= fetch_ids
     assert not any("password" in line or ":secret@" in line for line in stderr.splitlines())
 
 
