@@ -33,7 +33,10 @@ class PollerSettings(BaseModel):
     min_interval_s: float = Field(300.0, gt=0)
     max_interval_s: float = Field(86400.0, gt=0)
     default_interval_s: float = Field(900.0, gt=0)
-    batch_size: int = Field(50, ge=1, le=5000)
+    batch_size: int = Field(150, ge=1, le=5000, description="Articles per Celery task.")
+    parse_workers: int = Field(
+        1, ge=0, le=64, description="Spawn-context parse processes; 0 = parse inline."
+    )
     max_entries_per_feed: int = Field(1000, ge=1)
     seen_ttl_s: int = Field(30 * 86400, ge=60)
     tick_s: float = Field(1.0, gt=0)
@@ -63,6 +66,7 @@ class WorkerSettings(BaseModel):
     concurrency: int = Field(2, ge=1, le=64)
     prefetch_multiplier: int = Field(1, ge=1)
     queue: str = "newswire"
+    send_task_events: bool = Field(True, description="Celery task events (Flower needs them).")
 
 
 class ObservabilitySettings(BaseModel):

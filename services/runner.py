@@ -136,7 +136,7 @@ def parse_pool(workers: int) -> Executor | None:
 
 
 def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poller:
-    """The poller for `settings`; parse processes from `poller.parse_workers` (default 0)."""
+    """The poller for `settings`; parse processes from `poller.parse_workers`."""
     fetch = settings.fetch
     fetcher = Fetcher(
         connect_timeout_s=fetch.connect_timeout_s,
@@ -165,7 +165,7 @@ def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poll
         store=RedisFeedStore(client, Keys(settings.stream_prefix)),
         enqueue=_enqueue_for(once),
         config=config,
-        executor=parse_pool(int(getattr(poll, "parse_workers", 0))),
+        executor=parse_pool(poll.parse_workers),
     )
 
 
@@ -323,4 +323,6 @@ async def _forever(
         if poller.websub is not None:
             with contextlib.suppress(Exception):
                 await poller.websub.aclose()
+        if poller.executor is not None:
+            poller.executor.shutdown(wait=False, cancel_futures=True)
         log.info("poller.stopped")

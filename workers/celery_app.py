@@ -35,8 +35,8 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        "worker_send_task_events": settings.worker.send_task_events,
+        "task_send_sent_event": settings.worker.send_task_events,
         "enable_utc": True,
     }
 

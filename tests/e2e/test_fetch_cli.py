@@ -19,8 +19,13 @@ pytestmark = pytest.mark.e2e
 def fetch(url: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "fetch", url],
-        env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_loopback_is_refused_by_default() -> None:
