@@ -74,7 +74,9 @@ train: install-test     ## retrain services/core/data/classifier-weights.json
 eval-dedupe: install-test
 	$(PY) scripts/eval_dedupe.py
 
-bench: install-test     ## throughput / latency benchmark → bench/results/
+bench: install-test     ## stage costs, then throughput / latency side by side → bench/results/
+	$(PY) scripts/bench_classify.py | tee bench/results/classify.txt
+	$(PY) scripts/measure_dedupe_cost.py --n 5000 | tee bench/results/dedupe-cost.txt
 	$(PY) bench/run.py
 
 clean:

@@ -9,15 +9,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from services.httpserver import BackgroundHTTPServer
 from services.metrics import exposition_registry
 
 Readiness = Callable[[], tuple[bool, str]]
@@ -27,10 +27,8 @@ def _always_ready() -> tuple[bool, str]:
     return True, "ok"
 
 
-class HealthServer(ThreadingHTTPServer):
+class HealthServer(BackgroundHTTPServer):
     """The server plus what its handlers need; `stop()` shuts it down."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -39,28 +37,10 @@ class HealthServer(ThreadingHTTPServer):
         registry: CollectorRegistry,
         redis_client: redis.Redis | None,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, "health")
         self.ready = ready
         self.registry = registry
         self.redis_client = redis_client
-        self._thread = threading.Thread(target=self.serve_forever, name="health", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server_address[0]!s}:{self.port}"
-
-    def start(self) -> HealthServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
 
     def readiness(self) -> tuple[bool, str]:
         if self.redis_client is not None:

@@ -16,11 +16,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +30,7 @@ import structlog
 
 from services.adapters.fetcher import GuardedTransport
 from services.adapters.keys import Keys
+from services.httpserver import BackgroundHTTPServer
 
 log = structlog.get_logger("newswire.websub")
 
@@ -276,10 +276,8 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         return
 
 
-class CallbackServer(ThreadingHTTPServer):
+class CallbackServer(BackgroundHTTPServer):
     """The WebSub callback endpoint, served in a daemon thread (`start()` / `stop()`)."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -289,22 +287,10 @@ class CallbackServer(ThreadingHTTPServer):
         *,
         max_bytes: int = MAX_PUSH_BYTES,
     ) -> None:
-        super().__init__((host, port), _CallbackHandler)
+        super().__init__((host, port), _CallbackHandler, "websub-callback")
         self.store = store
         self.max_bytes = max_bytes
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="websub-callback", daemon=True
-        )
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[0], self.server_address[1]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> CallbackServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        return self.url

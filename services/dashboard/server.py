@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import redis
 
 from services.adapters.keys import Keys
 from services.dashboard.data import DashboardData
+from services.httpserver import BackgroundHTTPServer
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {
@@ -31,10 +32,8 @@ CSP = "; ".join(
 )
 
 
-class DashboardServer(ThreadingHTTPServer):
+class DashboardServer(BackgroundHTTPServer):
     """Serves the dashboard on a daemon thread; `stop()` ends it and every SSE stream."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -44,34 +43,19 @@ class DashboardServer(ThreadingHTTPServer):
         topics: Sequence[str] | None,
         refresh_s: float,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, "dashboard")
         self.pool = redis.ConnectionPool.from_url(redis_url)
         self.keys = keys
         self.topic_slugs = topics
         self.refresh_s = refresh_s
         self.stopping = threading.Event()
-        self._thread = threading.Thread(target=self.serve_forever, name="dashboard", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server_address[0]!s}:{self.port}"
 
     def data(self) -> DashboardData:
         return DashboardData(redis.Redis(connection_pool=self.pool), self.keys, self.topic_slugs)
 
-    def start(self) -> DashboardServer:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
+        self.stopping.set()  # ends the SSE streams first
+        super().stop()
         self.pool.disconnect()
 
 
