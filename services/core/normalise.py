@@ -19,6 +19,7 @@ SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 500
 CONTENT_MAX_CHARS = 200_000
 _SPACE = re.compile(r"\s+")
+_UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 class _TextExtractor(HTMLParser):
@@ -62,7 +63,10 @@ def absolute_http_url(link: str | None, base: str | None) -> str | None:
     """Resolve `link` against `base`; None unless the result is an absolute http(s) URL."""
     if not link:
         return None
-    resolved = urljoin(base or "", link.strip())
+    link = link.strip()
+    if _UNSAFE_IN_URL.search(link):  # whitespace or control characters: not a link
+        return None
+    resolved = urljoin(base or "", link)
     parts = urlsplit(resolved)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
