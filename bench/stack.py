@@ -59,7 +59,7 @@ class Stack:
 
 
 # articles per Celery task: the poller coalesces fresh articles of several feeds up to this
-# (config default: 50; 150 measured better here, see README).
+# (the config default, NEWSWIRE_POLLER__BATCH_SIZE).
 BATCH_SIZE = 150
 
 

@@ -38,7 +38,6 @@ class PollerSettings(BaseModel):
         1, ge=0, le=64, description="Spawn-context parse processes; 0 = parse inline."
     )
     max_entries_per_feed: int = Field(1000, ge=1)
-    seen_ttl_s: int = Field(30 * 86400, ge=60)
     tick_s: float = Field(1.0, gt=0)
     degraded_after: int = Field(5, ge=1, description="Consecutive failures before feed.degraded.")
     moved_after: int = Field(3, ge=1, description="Consistent 301/308 sightings before feed.moved.")
@@ -82,6 +81,9 @@ class StreamSettings(BaseModel):
     maxlen_topic: int = Field(200_000, ge=100)
     maxlen_other: int = Field(100_000, ge=100)
     dedupe_window_s: int = Field(30 * 86400, ge=60, description="Identity keys expire after this.")
+    near_dup_window_s: int = Field(
+        72 * 3600, ge=3600, description="How long near-duplicate state (LSH bands) is kept."
+    )
 
 
 class Settings(BaseSettings):

@@ -110,7 +110,7 @@ def feed_rows(registry: FeedRegistry, file_feeds: list[FeedSource]) -> list[dict
 @feeds_app.command("list")
 def list_feeds(
     as_json: Annotated[
-        bool, typer.Option("--json", help="JSON lines with per-feed state.")
+        bool, typer.Option("--json", help="A JSON array with per-feed state.")
     ] = False,
     feeds: FeedsOpt = None,
 ) -> None:

@@ -261,7 +261,7 @@ async def _once(poller: Poller, feeds: Sequence[FeedSource], wait_timeout_s: flo
         poller.store.ensure_scheduled((f.id for f in feeds), 0)
         summary.add_feeds(await poller.poll_all(feeds))
     finally:
-        await poller.fetcher.aclose()  # type: ignore[attr-defined]
+        await poller.fetcher.aclose()
         if poller.executor is not None:
             poller.executor.shutdown(wait=False, cancel_futures=True)
     for report in await asyncio.to_thread(_join, poller.handles, wait_timeout_s):
@@ -319,7 +319,7 @@ async def _forever(
         await poller.run_forever(feeds, stop, tick_s)
     finally:
         with contextlib.suppress(Exception):
-            await poller.fetcher.aclose()  # type: ignore[attr-defined]
+            await poller.fetcher.aclose()
         if poller.websub is not None:
             with contextlib.suppress(Exception):
                 await poller.websub.aclose()

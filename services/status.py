@@ -19,6 +19,7 @@ from rich.table import Table
 from services.adapters.feedstate import FeedState
 from services.adapters.keys import Keys
 from services.core.models import FeedSource
+from services.registry import EVENTS_MAXLEN as FEED_EVENTS_MAXLEN
 
 FeedHealth = Literal["new", "ok", "failing", "degraded", "retired"]
 LAG_COUNT_CAP = 100_000
@@ -210,8 +211,8 @@ def collect_status(
     keep = retention or Retention()
     states = feed_states(client, keys, [f.id for f in feeds])
     slugs = discover_topics(client, keys) if topics is None else list(topics)
-    plan = [(keys.articles, keep.articles), (keys.duplicates, keep.other)]
-    plan += [(keys.feeds_stream, keep.other), (keys.dlq, keep.other)]
+    plan = [(keys.articles, keep.articles), (keys.duplicates, keep.articles)]
+    plan += [(keys.feeds_stream, FEED_EVENTS_MAXLEN), (keys.dlq, keep.other)]
     plan += [(keys.topic(s), keep.topic) for s in slugs]
     streams = [stream_status(client, key, maxlen) for key, maxlen in plan]
     report = StatusReport(

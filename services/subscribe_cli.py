@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -10,7 +11,7 @@ from rich.console import Console
 
 from config.settings import Settings
 from services.core.errors import EventError
-from services.core.models import ArticleEvent
+from services.core.models import SCHEMA_V1, ArticleEvent
 from services.runtime import redis_url_for
 from services.subscriber import Delivery, StreamSubscriber
 
@@ -54,6 +55,9 @@ def stream_events(
 
 
 def _show(console: Console, delivery: Delivery, fmt: str) -> None:
+    if delivery.schema != SCHEMA_V1:  # feed events, DLQ entries: shown as they are
+        _show_other(console, delivery, fmt)
+        return
     if fmt == "json":
         sys.stdout.write(delivery.data + "\n")
         sys.stdout.flush()
@@ -64,6 +68,16 @@ def _show(console: Console, delivery: Delivery, fmt: str) -> None:
         console.print(f"[yellow]skipped[/] {exc}", highlight=False)
         return
     console.print(_pretty(event, delivery), highlight=False)
+
+
+def _show_other(console: Console, delivery: Delivery, fmt: str) -> None:
+    if fmt == "json":
+        payload = delivery.data or json.dumps(delivery.fields)
+        sys.stdout.write(payload + "\n")
+        sys.stdout.flush()
+        return
+    summary = delivery.data or json.dumps(delivery.fields)
+    console.print(f"[bold]{delivery.type}[/] {delivery.entry_id} {summary[:300]}", highlight=False)
 
 
 def _pretty(event: ArticleEvent, delivery: Delivery) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -27,6 +27,7 @@ class Delivery:
     article_id: str
     schema: str
     data: str
+    fields: dict[str, str] = field(default_factory=dict)
 
     def event(self) -> ArticleEvent:
         """The typed event; EventError when `data` is not a valid v1 event."""
@@ -117,4 +118,6 @@ def _delivery(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Deliv
         article_id=text("id"),
         schema=text("schema"),
         data=text("data"),
-    )
+        fields={k.decode("utf-8", "replace"): v.decode("utf-8", "replace")[:2000]
+                for k, v in fields.items()},
+    )  # fmt: skip

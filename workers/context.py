@@ -77,5 +77,6 @@ def worker_context() -> WorkerContext:
         ttl_s=settings.streams.dedupe_window_s,
         maxlen_articles=settings.streams.maxlen_articles,
         maxlen_topic=settings.streams.maxlen_topic,
+        near_window_s=settings.streams.near_dup_window_s,
     )
     return WorkerContext(settings, client, keys, publisher, TopicsReloader(settings.topics_file))

@@ -41,6 +41,11 @@ def process_batch(self: Task[Any, Any], articles: list[dict[str, Any]]) -> dict[
     try:
         return _process(articles)
     except RETRYABLE as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            worker_context().dead_letter(
+                articles, f"gave up after {self.request.retries} retries: {exc}"
+            )
+            raise
         # exponential backoff with full jitter; the correlation id header travels on
         countdown = random.uniform(0, min(300, 2**self.request.retries))
         raise self.retry(

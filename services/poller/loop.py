@@ -55,6 +55,8 @@ class FetchPort(Protocol):
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult: ...
 
+    async def aclose(self) -> None: ...
+
 
 @dataclass
 class FeedOutcome:
