@@ -23,6 +23,7 @@ _TYPES = {
 
 class _Handler(BaseHTTPRequestHandler):
     server: FeedServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as real feed servers do
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
