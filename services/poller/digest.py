@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from services.core.dedupe import shared_links, untrustworthy_guids
-from services.core.models import Article, FeedRef, ParsedFeed, RawEntry
+from services.core.models import Article, FeedRef, RawEntry
 from services.core.normalise import absolute_http_url, normalise
 from services.core.parse import parse_feed
 
@@ -53,7 +53,7 @@ def digest(
         problem=parsed.problem,
         entries=len(parsed.entries),
         articles=tuple({a.id: a for a in articles}.values()),
-        hub_url=_hub(parsed),
+        hub_url=parsed.hub_url,
     )
 
 
@@ -67,7 +67,3 @@ def _shared_links(entries: list[RawEntry], base: str) -> frozenset[str]:
     """Canonical links several items carry (e.g. the site's home page) are not identities."""
     links = [absolute_http_url(e.link, base) for e in entries]
     return shared_links(links, [e.title for e in entries])
-
-
-def _hub(parsed: ParsedFeed) -> str | None:
-    return parsed.hub_url
