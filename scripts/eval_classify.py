@@ -15,7 +15,6 @@ labelled so; `--cv` prints the cross-validated numbers from scripts/train_classi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,8 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from train_classifier import load_dev  # noqa: E402 - the one DEV loader (scripts/ is on sys.path)
 
 from services.core.classify import Classifier  # noqa: E402
 from services.core.classify_model import DEFAULT_WEIGHTS_PATH  # noqa: E402
@@ -65,21 +66,6 @@ class Counts:
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
         f = 2 * p * r / (p + r) if p + r else 0.0
         return p, r, f
-
-
-def load_dev() -> list[tuple[int, dict[str, str], dict[str, object]]]:
-    """(line number, item, label) for every DEV-labelled item."""
-    labels = {}
-    for line in (CORPUS / "dev-labels.jsonl").read_text(encoding="utf-8").splitlines():
-        lab = json.loads(line)
-        labels[lab["id"]] = lab
-    out = []
-    with (CORPUS / "items.jsonl").open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            item = json.loads(line)
-            if item["id"] in labels:
-                out.append((number, item, labels[item["id"]]))
-    return out
 
 
 def extension_of(line: int) -> str:

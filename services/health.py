@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import ClassVar
 
 import redis
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from services.httpserver import BackgroundHTTPServer
+from services.httpserver import BackgroundHTTPServer, QuietHandler
 from services.metrics import exposition_registry
 
 Readiness = Callable[[], tuple[bool, str]]
@@ -54,11 +52,12 @@ class HealthServer(BackgroundHTTPServer):
             return False, f"readiness check failed: {type(exc).__name__}: {exc}"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: HealthServer
     protocol_version = "HTTP/1.1"
+    extra_headers: ClassVar[dict[str, str]] = {"Cache-Control": "no-store"}
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             self._json(200, {"alive": True})
@@ -70,20 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, content_type, encoder(self.server.registry))
         else:
             self._json(404, {"error": f"no such endpoint {path}; try /healthz, /readyz, /metrics"})
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        self._send(status, "application/json", json.dumps(body).encode())
-
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Probes are frequent: do not log each request."""
 
 
 def start_health_server(

@@ -23,7 +23,6 @@ import structlog
 from config.settings import Settings
 from services.adapters.embedded_redis import _die_with_parent
 from services.adapters.feedstate import RedisFeedStore
-from services.adapters.fetcher import Fetcher
 from services.adapters.keys import Keys
 from services.core.errors import ConfigError
 from services.core.models import Article, FeedSource
@@ -32,7 +31,7 @@ from services.health import HealthServer, start_health_server
 from services.metrics import RedisCollector, exposition_registry
 from services.poller.loop import FeedOutcome, Poller, PollerConfig
 from services.poller.schedule import Interval
-from services.runtime import redis_url_for
+from services.runtime import fetcher_from_settings, redis_url_for
 from services.websub import CallbackServer, WebSubStore, WebSubSubscriber
 
 log = structlog.get_logger("newswire.run")
@@ -137,21 +136,13 @@ def parse_pool(workers: int) -> Executor | None:
 
 def build_poller(settings: Settings, client: redis.Redis, *, once: bool) -> Poller:
     """The poller for `settings`; parse processes from `poller.parse_workers`."""
-    fetch = settings.fetch
-    fetcher = Fetcher(
-        connect_timeout_s=fetch.connect_timeout_s,
-        timeout_s=fetch.timeout_s,
-        max_body_bytes=fetch.max_body_bytes,
-        max_redirects=fetch.max_redirects,
-        user_agent=fetch.user_agent.format(contact=fetch.contact_url),
-        allow_private_networks=settings.fetch_allow_private_networks,
-    )
+    fetcher = fetcher_from_settings(settings)
     poll = settings.poller
     config = PollerConfig(
         interval=Interval(poll.min_interval_s, poll.max_interval_s, poll.default_interval_s),
         batch_size=poll.batch_size,
         max_entries=poll.max_entries_per_feed,
-        concurrency=fetch.concurrency,
+        concurrency=settings.fetch.concurrency,
         degraded_after=poll.degraded_after,
         moved_after=poll.moved_after,
         lease_s=poll.lease_s,

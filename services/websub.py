@@ -19,7 +19,6 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,7 +29,7 @@ import structlog
 
 from services.adapters.fetcher import GuardedTransport
 from services.adapters.keys import Keys
-from services.httpserver import BackgroundHTTPServer
+from services.httpserver import BackgroundHTTPServer, QuietHandler
 
 log = structlog.get_logger("newswire.websub")
 
@@ -237,10 +236,10 @@ class WebSubSubscriber:
         return count
 
 
-class _CallbackHandler(BaseHTTPRequestHandler):
+class _CallbackHandler(QuietHandler):
     server: CallbackServer
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
         fid = self._feed_id()
         if fid is None:
             self._answer(404, b"")
@@ -248,7 +247,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
         self._answer(*self.server.store.verify(fid, params))
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
         fid = self._feed_id()
         length = self.headers.get("Content-Length", "")
         if fid is None or not length.isdigit():
@@ -266,14 +265,7 @@ class _CallbackHandler(BaseHTTPRequestHandler):
         return parts[1] if len(parts) == 2 and parts[0] == "websub" and parts[1] else None
 
     def _answer(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+        self._send(status, "text/plain", body)
 
 
 class CallbackServer(BackgroundHTTPServer):

@@ -30,6 +30,7 @@ from services.core.classify_model import (
     hash_feature,
     load_weights,
     rule_feature,
+    sigmoid,
     topic_fingerprint,
 )
 from services.core.models import Evidence, TopicScore
@@ -309,10 +310,6 @@ def _fit_logreg(
     return w, b
 
 
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
-
-
 @dataclass(frozen=True)
 class RuleOutcome:
     """Rule points of one topic for one article, and whether the gate or a veto fired."""
@@ -395,7 +392,7 @@ class Classifier:
         if res.vetoed:
             score = 0.0
         else:
-            score = _sigmoid((res.points + contribution - cal.bias) / cal.temperature)
+            score = sigmoid((res.points + contribution - cal.bias) / cal.temperature)
         feats = ", ".join(f"{g}({c:+.2f})" for g, c in top)
         model_ev = Evidence(kind="model", value=f"example-tfidf: {feats}", weight=contribution)
         evidence = sorted(res.evidence, key=lambda e: -abs(e.weight))

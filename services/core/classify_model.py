@@ -137,7 +137,8 @@ def topic_fingerprint(topic: TopicDef) -> str:
     return hashlib.sha1(topic.rules.model_dump_json().encode()).hexdigest()[:12]  # noqa: S324
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
+    """Logistic function, clipped so that extreme scores cannot overflow."""
     return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
@@ -160,7 +161,7 @@ class LinearTopicModel:
 
     def probability(self, z: float) -> float:
         """Calibrated probability of the topic given the decision value."""
-        return _sigmoid(self.platt_a * z + self.platt_b)
+        return sigmoid(self.platt_a * z + self.platt_b)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,15 +10,14 @@ import json
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 
 from services.adapters.keys import Keys
 from services.dashboard.data import DashboardData
-from services.httpserver import BackgroundHTTPServer
+from services.httpserver import BackgroundHTTPServer, QuietHandler
 
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {
@@ -59,10 +58,14 @@ class DashboardServer(BackgroundHTTPServer):
         self.pool.disconnect()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server: DashboardServer
+    extra_headers: ClassVar[dict[str, str]] = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+    }
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
         path = self.path.split("?", 1)[0]
         try:
             if path in FILES:
@@ -113,21 +116,6 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(payload, separators=(",", ":"))
         self.wfile.write(f"event: {event}\ndata: {body}\n\n".encode())
         self.wfile.flush()
-
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        self._send(status, "application/json", json.dumps(body).encode())
-
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Security-Policy", CSP)
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Requests are not logged (the page polls nothing, but SSE reconnects are noisy)."""
 
 
 def serve_dashboard(
