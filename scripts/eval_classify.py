@@ -6,6 +6,7 @@ and exits 1 when any topic's F1 is below --floor. Only DEV-labelled items are re
 
     .venv/bin/python scripts/eval_classify.py [--floor 0.85] [--topics config/topics.yaml]
     .venv/bin/python scripts/eval_classify.py --cv      # honest grouped CV (retrains per fold)
+    .venv/bin/python scripts/eval_classify.py --cv --errors --seeds 8  # + out-of-fold errors
     .venv/bin/python scripts/eval_classify.py --no-weights  # rules + example model only
 
 When the shipped weights were trained on DEV, the DEV table is a training-set score and is
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=float, default=0.85, help="minimum F1 per topic")
     parser.add_argument("--topics", type=Path, default=DEFAULT_TAXONOMY_PATH)
     parser.add_argument("--cv", action="store_true", help="print grouped cross-validated P/R/F1")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[8, 9, 10], help="CV seeds")
+    parser.add_argument("--errors", action="store_true", help="with --cv: list out-of-fold errors")
     parser.add_argument("--no-weights", action="store_true", help="ignore the trained weights")
     args = parser.parse_args(argv)
     if not (CORPUS / "dev-labels.jsonl").exists():
@@ -135,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "scripts"))
         from train_classifier import Params, report_cv
 
-        report_cv(taxonomy, Params(), [8, 9, 10], "rules + hashed text model")
+        label = "rules + hashed text model"
+        report_cv(taxonomy, Params(), args.seeds, label, show_errors=args.errors)
         return 0
     clf = Classifier(taxonomy, weights=None if args.no_weights else DEFAULT_WEIGHTS_PATH)
     slugs = [t.slug for t in clf.taxonomy.topics if t.slug in LABEL_KEYS]

@@ -270,13 +270,34 @@ def score_at(
     return out
 
 
+def cv_errors(
+    probs: list[tuple[Row, float]], forced: list[tuple[int, bool]], threshold: float
+) -> list[tuple[int, str, float]]:
+    """Out-of-fold errors as (line, "FP"/"FN", probability), by line; forced items score 0."""
+    pairs = [(r.line, r.label, p) for r, p in probs] + [(ln, g, 0.0) for ln, g in forced]
+    return sorted((ln, "FN" if g else "FP", p) for ln, g, p in pairs if g != (p >= threshold))
+
+
+def _print_errors(
+    slug: str, errors: list[tuple[int, str, float]], titles: dict[int, str], seed: int
+) -> None:
+    print(f"  {slug:18s} seed {seed}: {len(errors)} out-of-fold errors")
+    for line, kind, p in errors:
+        print(f"    {kind} l.{line:<5d} {p:.2f}  {titles[line][:100]}")
+
+
 def report_cv(
-    taxonomy: Taxonomy, params: Params, seeds: Sequence[int], label: str
+    taxonomy: Taxonomy,
+    params: Params,
+    seeds: Sequence[int],
+    label: str,
+    show_errors: bool = False,
 ) -> dict[str, Any]:
-    """Print and return repeated nested grouped CV results per topic."""
+    """Print and return repeated nested grouped CV results per topic (errors of the 1st seed)."""
     clf = Classifier(taxonomy, weights=None)
     dev = load_dev()
     groups = group_ids([item for _, item, _ in dev])
+    titles = {line: item["title"] for line, item, _ in dev}
     summary: dict[str, Any] = {}
     print(f"== {label}: {params.folds}-fold grouped nested CV on DEV, seeds {list(seeds)} ==")
     for slug in LABEL_KEYS:
@@ -298,6 +319,8 @@ def report_cv(
                 if name in res
             )
             print(f"  {slug:18s} seed {seed}: P {p:.3f} R {r:.3f} F1 {f:.3f}  [{ext}]")
+            if show_errors and seed == seeds[0]:
+                _print_errors(slug, cv_errors(probs, forced, threshold), titles, seed)
         mean = float(np.mean(f1s))
         print(f"  {slug:18s} mean F1 {mean:.3f} (min {min(f1s):.3f}, max {max(f1s):.3f})")
         summary[slug] = {"cv_f1_mean": round(mean, 3), "cv_f1_min": round(min(f1s), 3)}

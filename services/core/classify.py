@@ -112,6 +112,10 @@ class _Doc:
     body: dict[str, list[int]]
     title_text: str
     body_text: str
+    matched: frozenset[str] = frozenset()  # terms found in title or body
+
+    def __post_init__(self) -> None:
+        self.matched = frozenset(self.title.keys() | self.body.keys())
 
     def where(self, term: str) -> list[FieldName]:
         out: list[FieldName] = []
@@ -122,7 +126,13 @@ class _Doc:
         return out
 
     def anywhere(self, term: str) -> bool:
-        return term in self.title or term in self.body
+        return term in self.matched
+
+    def first_of(self, alts: Sequence[str]) -> str | None:
+        """The first of `alts` (in order) matched anywhere, if any."""
+        if self.matched.isdisjoint(alts):
+            return None
+        return next(t for t in alts if t in self.matched)
 
 
 @dataclass
@@ -148,6 +158,8 @@ def _field_literal(name: str) -> FieldName:
 
 def _score_terms(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
     for t in topic.rules.terms:
+        if t.term not in doc.matched:
+            continue
         mult, where = _field_weight(topic, doc.where(t.term), t.field)
         if mult:
             kind = "phrase" if " " in t.term or "-" in t.term else "term"
@@ -175,9 +187,9 @@ def _score_terms(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
 
 def _score_groups(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
     for group in topic.rules.and_groups:
-        hits = [next((t for t in alts if doc.anywhere(t)), None) for alts in group.all_of]
+        hits = [doc.first_of(alts) for alts in group.all_of]
         if all(hits):
-            in_title = all(any(t in doc.title for t in alts) for alts in group.all_of)
+            in_title = all(not doc.title.keys().isdisjoint(alts) for alts in group.all_of)
             weight = group.weight * (topic.rules.title_weight if in_title else 1.0)
             res.points += weight
             value = f"{group.name}: " + " AND ".join(h for h in hits if h)
@@ -211,6 +223,8 @@ def _near_hit(
 
 def _apply_exclusions(topic: TopicDef, doc: _Doc, res: _RuleResult) -> None:
     for ex in topic.rules.exclude:
+        if ex.term not in doc.matched:
+            continue
         fields = [f for f in doc.where(ex.term) if ex.field in ("both", f)]
         if not fields:
             continue
@@ -231,7 +245,7 @@ def score_rules(topic: TopicDef, doc: _Doc) -> _RuleResult:
     """Rule points of one topic with their evidence (0 points when the gate fails)."""
     res = _RuleResult()
     gate = topic.rules.require_any
-    if gate and not any(doc.anywhere(t) for t in gate):
+    if gate and doc.matched.isdisjoint(gate):
         res.gated = True
         return res
     _score_terms(topic, doc, res)
@@ -334,6 +348,7 @@ class Classifier:
         for topic in taxonomy.topics:
             terms |= _topic_terms(topic)
         self._matcher = TermMatcher(terms)
+        self._hash_ids: dict[str, int] = {}  # feature name -> hashed id, memoised
         self.weights_meta: dict[str, Any] = {}
         self._learned: dict[str, LinearTopicModel] = {}
         if weights is not None and weights.exists():
@@ -407,9 +422,8 @@ class Classifier:
                 gate = Evidence(kind="exclusion", value="gate: no require_any term", weight=0.0)
                 evidence.append(gate)
             return TopicScore(slug=model.slug, score=0.0, evidence=tuple(evidence))
-        vector = dict.fromkeys(names, 1.0 / math.sqrt(len(names))) if names else {}
-        z = model.decision(res.points, vector)
-        contrib = [(h, model.weights[h] * v) for h, v in vector.items() if h in model.weights]
+        contrib = model.contributions(names, 1.0 / math.sqrt(len(names)) if names else 0.0)
+        z = model.decision_from_text(res.points, sum(c for _, c in contrib))
         contrib.sort(key=lambda hc: -abs(hc[1]))
         rule_part = model.rule_weight * rule_feature(res.points)
         parts = [f"rules({rule_part:+.2f})"] + [f"{names[h]}({c:+.2f})" for h, c in contrib[:3]]
@@ -425,8 +439,14 @@ class Classifier:
         doc, title_tokens, body_tokens = self._doc(title, text)
         names: dict[int, str] = {}
         if self._learned:
+            ids = self._hash_ids
             for name in feature_names(title_tokens, body_tokens):
-                names.setdefault(hash_feature(name), name)
+                h = ids.get(name)
+                if h is None:
+                    h = hash_feature(name)
+                    if len(ids) < _CACHE_LIMIT:
+                        ids[name] = h
+                names.setdefault(h, name)
         out = []
         for topic in self.taxonomy.topics:
             res = score_rules(topic, doc)

@@ -157,7 +157,16 @@ class LinearTopicModel:
     def decision(self, points: float, vector: Mapping[int, float]) -> float:
         """Uncalibrated decision value z."""
         text = sum(self.weights.get(h, 0.0) * v for h, v in vector.items())
+        return self.decision_from_text(points, text)
+
+    def decision_from_text(self, points: float, text: float) -> float:
+        """z from the rule points and an already summed text part."""
         return self.bias + self.rule_weight * rule_feature(points) + text
+
+    def contributions(self, ids: Iterable[int], value: float) -> list[tuple[int, float]]:
+        """(id, weight * value) for the ids the model has a weight for, in input order."""
+        weights = self.weights
+        return [(h, weights[h] * value) for h in ids if h in weights]
 
     def probability(self, z: float) -> float:
         """Calibrated probability of the topic given the decision value."""

