@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from services.core.canonical import canonicalize_url
+from services.core.dedupe_model import load_pair_model
 from services.core.identity import (
     PAGE_ARTICLE,
     PAGE_COLLECTION,
@@ -33,14 +34,17 @@ from services.core.identity import (
 from services.core.signature import (
     BANDS,
     COMMON_HASHES,
-    MAX_SET,
     NUM_PERM,
     ROWS,
     TITLE_BANDS,
     TITLE_ROWS,
     Signature,
+    hours_apart,
+    jaccard,
     lsh_band_keys,
     minhash_jaccard,
+    names_conflict,
+    overlap,
     rare_stems,
     signature,
     stem,
@@ -68,11 +72,13 @@ __all__ = [
     "compare",
     "content_hash",
     "decide",
+    "decide_by_rules",
     "identity_keys",
     "is_material_change",
     "is_site_root",
     "lsh_band_keys",
     "minhash_jaccard",
+    "model_eligible",
     "outlet_of",
     "page_kind",
     "rare_stems",
@@ -99,6 +105,7 @@ Method = Literal[
     "companion",
     "event",
     "stems",
+    "model",
     "series_guard",
     "different",
 ]
@@ -126,29 +133,6 @@ class DedupeDecision(BaseModel):
 def signature_of(item: DedupeItem) -> Signature:
     url = canonicalize_url(item.link) if item.link else None
     return signature(item.title, item.text, canonical_url=url, published_at=item.published_at)
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def _overlap(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
-
-
-def _hours_apart(a: Signature, b: Signature) -> float | None:
-    return abs(a.published - b.published) / 60 if a.published and b.published else None
-
-
-def _names_conflict(a: Signature, b: Signature) -> bool:
-    """Each title names something (a title word that is a name in its text) the other's text
-    never mentions: templated items about different companies or people. Entity sets cut at
-    ``MAX_SET`` are incomplete, so they prove nothing missing."""
-    if len(a.entities) >= MAX_SET or len(b.entities) >= MAX_SET:
-        return False
-    only_a = (a.title_words & a.entities) - b.entities
-    only_b = (b.title_words & b.entities) - a.entities
-    return bool(only_a and only_b) and _jaccard(a.title_words, b.title_words) <= 0.5
 
 
 def _same_event(a: Signature, b: Signature, j: float, hours: float | None) -> bool:
@@ -197,26 +181,26 @@ def _cross_outlet(a: Signature, b: Signature, hours: float | None) -> bool:
     return shared >= _MIN_SHARED_STEMS and ratio >= _MIN_STEM_OVERLAP and in_titles >= 2
 
 
-def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
-    """The worker's decision for a candidate pair (see module docstring for the layers)."""
+def decide_by_rules(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
+    """The rule layers of :func:`decide` (see the module docstring)."""
     if a.url and a.url == b.url:
         return DedupeDecision(duplicate=True, score=1.0, method="url")
     if a.content == b.content:
         return DedupeDecision(duplicate=True, score=1.0, method="content_hash")
     j = minhash_jaccard(a, b)
-    tsim = _jaccard(a.title_words, b.title_words)
+    tsim = jaccard(a.title_words, b.title_words)
     if a.title_numbers and b.title_numbers and a.title_numbers != b.title_numbers:
         return DedupeDecision(duplicate=False, score=round(j, 3), method="series_guard")
-    if j < 0.95 and _names_conflict(a, b):  # templated texts about different companies/people
+    if j < 0.95 and names_conflict(a, b):  # templated texts about different companies/people
         return DedupeDecision(duplicate=False, score=round(j, 3), method="different")
-    hours = _hours_apart(a, b)
+    hours = hours_apart(a, b)
     near = hours is None or hours <= TITLE_WINDOW_H
     series = a.series or b.series
     if (j >= 0.8 or (j >= MINHASH_DUP and (hours is None or hours <= 24))) and (
         not series or tsim >= 0.5
     ):
         return DedupeDecision(duplicate=True, score=round(j, 3), method="minhash")
-    ents = _overlap(a.entities, b.entities)
+    ents = overlap(a.entities, b.entities)
     if a.title_key and a.title_key == b.title_key and near:
         one_empty = min(a.n_shingles, b.n_shingles) <= len(a.title_words) + 2
         if one_empty or ents >= 0.3 or j >= 0.15:
@@ -236,6 +220,33 @@ def decide(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
         shared = _stems_shared(a, b)[1]
         return DedupeDecision(duplicate=True, score=round(shared, 3), method="stems")
     return DedupeDecision(duplicate=False, score=round(max(j, tsim * j), 3), method="different")
+
+
+def model_eligible(a: Signature, b: Signature, rules: DedupeDecision) -> bool:
+    """Whether the pair model may still merge a pair the rules called different: two known,
+    different outlets (the model is for their reports of one event; one outlet's later
+    developments share too much), titles sharing a word that is not a name (what happened),
+    not ruled out by the series guard, within the title window, no series title, no explainer."""
+    if rules.duplicate or rules.method != "different" or not _different_outlets(a, b):
+        return False
+    if not (a.title_words & b.title_words) - a.entities - b.entities:
+        return False  # the titles share names only: "X dies" vs "X announces tour"
+    hours = hours_apart(a, b)
+    near = hours is None or hours <= TITLE_WINDOW_H
+    return near and not (a.series or b.series or a.explainer or b.explainer)
+
+
+def decide(a: Signature, b: Signature) -> DedupeDecision:
+    """The worker's decision for a candidate pair: the rules (:func:`decide_by_rules`), then,
+    for what they call different, the pairwise model (:mod:`services.core.dedupe_model`)."""
+    rules = decide_by_rules(a, b)
+    if not model_eligible(a, b, rules):
+        return rules
+    model = load_pair_model()
+    p = model.probability(a, b)
+    if p >= model.threshold:
+        return DedupeDecision(duplicate=True, score=round(p, 3), method="model")
+    return rules
 
 
 def compare(a: DedupeItem, b: DedupeItem) -> DedupeDecision:

@@ -24,6 +24,7 @@ from services.core.identity import (
     outlet_of,
     page_kind,
 )
+from services.core.rarity import weight as rarity
 from services.core.textnorm import content_words, words
 
 NUM_PERM = 64
@@ -31,10 +32,14 @@ BANDS, ROWS = 16, 4  # LSH: P(candidate) = 1-(1-J^4)^16: 0.12 at J=0.3, 0.64 at 
 _MIN_TITLE_WORDS = 4
 MAX_SET = 24
 _SEED = 20210920
-_BLOB_VERSION = 2  # v2 adds the outlet hash, the page kind (flags bits 2-3) and rare stems
+_BLOB_VERSION = 3  # v2 added the outlet, page kind and rare stems; v3 weighs the stems (terms)
 _HEADER_V1 = struct.Struct("<BBHIQQIBBBB")
-_HEADER = struct.Struct("<BBHIQQIBBBBHBB")
-_MAX_STEMS = 24
+_HEADER_V2 = struct.Struct("<BBHIQQIBBBBHBB")
+_HEADER = struct.Struct("<BBHIQQIBBBBHB")
+_MAX_TERMS = 24
+_RARE = 15  # term weight (tenths) from which a stem counts as rare: rule ``stems``, pair keys
+TITLE_TERM, _WEIGHT = 0x80, 0x7F
+_NEWS_COMMON_WEIGHT = 1.0  # cap for words common in news (``_COMMON_WORDS``)
 TITLE_BANDS, TITLE_ROWS = 4, 2  # title-word LSH: P(candidate) 0.83 at title J=0.6, 0.5 at 0.4
 # MinHash as in datasketch (affine permutations mod the Mersenne prime 2^61-1), written out
 # with numpy because importing datasketch imports redis, which the pure core must not.
@@ -95,8 +100,9 @@ _NUMBER_WORDS = frozenset(
         "sunday",
     ]
 )
-_EXPLAINER = re.compile(
-    r"^(?:why|who|how|what|analysis|opinion|explained|explainer|watch the moment)\b"
+_EXPLAINER = re.compile(  # also after a "Name:" kicker: "Zaghari-Ratcliffe: Why has she ..."
+    r"^(?:[^:?]{1,40}:\s*)?(?:why|who|how|what|analysis|opinion|explained|explainer"
+    r"|watch the moment)\b"
 )
 # Words (and capitalised names) in >= 1% of ../shared/corpus/news-items/items.jsonl titles +
 # descriptions: too common to show that two reports share an event. Learned offline.
@@ -133,8 +139,8 @@ west western while white win wins withdrawal without woman women work working wo
 young
 """
 _CAPITAL = re.compile(r"\b[A-Z][\w'\u2019-]+")
-_LEDE_WORDS = 40  # words of the text that feed the rare-stem set
-_PAIR_STEMS = 4  # title stems (lowest hashes) whose pairs become band keys (6 keys)
+_LEDE_WORDS = 40  # words of the text that feed the weighted terms
+_PAIR_TERMS = 4  # rarest terms of title + lede whose pairs become band keys (6 keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,41 +161,59 @@ class Signature:
     explainer: bool = False  # "Why ...", "Who is ...", "Analysis: ...": an angle, not a report
     outlet: int = 0  # 16-bit hash of the registrable domain of the link, 0 if unknown
     page: int = 0  # PAGE_ARTICLE, PAGE_VIDEO or PAGE_COLLECTION (from the URL path)
-    stems: frozenset[int] = frozenset()  # rare word stems of title + lede (16-bit hashes)
-    title_stems: tuple[int, ...] = ()  # the _PAIR_STEMS lowest 16-bit rare title stem hashes
+    # Stems of title + lede, rarest first: (16-bit hash, code); code = weight in tenths, plus
+    # ``TITLE_TERM`` (bit 7) when the stem is in the title.
+    terms: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def stems(self) -> frozenset[int]:
+        """Hashes of the rare terms (weight >= ``_RARE``)."""
+        return frozenset(h for h, c in self.terms if c & _WEIGHT >= _RARE)
+
+    @property
+    def term_weights(self) -> dict[int, int]:
+        return {h: c & _WEIGHT for h, c in self.terms}
+
+    @property
+    def title_term_weights(self) -> dict[int, int]:
+        return {h: c & _WEIGHT for h, c in self.terms if c & TITLE_TERM}
 
     def to_bytes(self) -> bytes:
         sets = (sorted(self.title_words), sorted(self.title_numbers), sorted(self.entities))
-        stems = sorted(self.stems)[:_MAX_STEMS]
+        terms = self.terms[:_MAX_TERMS]
         flags = int(self.series) | int(self.explainer) << 1 | (self.page & 3) << 2
         head = _HEADER.pack(
             _BLOB_VERSION, flags, min(self.n_shingles, 0xFFFF), self.title_key,
             self.url, self.content, self.published, len(self.title_bands),
-            *(len(s) for s in sets), self.outlet, len(stems), len(self.title_stems),
+            *(len(s) for s in sets), self.outlet, len(terms),
         )  # fmt: skip
-        body = [*self.mins, *sets[0], *sets[1], *sets[2], *stems, *self.title_stems]
+        body = [*self.mins, *sets[0], *sets[1], *sets[2], *(h for h, _ in terms)]
         bands = struct.pack(f"<{len(self.title_bands)}I", *self.title_bands)
-        return head + bands + struct.pack(f"<{len(body)}H", *body)
+        weights = bytes(c for _, c in terms)
+        return head + bands + struct.pack(f"<{len(body)}H", *body) + weights
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Signature:
-        """Decode a v2 blob (or a v1 blob, written before outlets: outlet and stems empty)."""
+        """Decode a v3 blob; v2 (unweighted stems) and v1 (no outlet) blobs still decode."""
         version = blob[0] if blob else 0
-        header = {1: _HEADER_V1, 2: _HEADER}.get(version)
+        header = {1: _HEADER_V1, 2: _HEADER_V2, 3: _HEADER}.get(version)
         if header is None or len(blob) < header.size:
             raise ValueError("not a dedupe signature blob (wrong version or truncated)")
         fields = header.unpack_from(blob)
         _, flags, n_sh, title_key, url, content, pub, n_tb, n_tw, n_tn, n_en = fields[:11]
-        outlet, n_st, n_ts = fields[11:] if version == 2 else (0, 0, 0)
+        outlet, n_terms = fields[11:13] if version >= 2 else (0, 0)
+        n_extra = fields[13] if version == 2 else 0  # v2: title stems, no longer used
         tbands = struct.unpack_from(f"<{n_tb}I", blob, header.size)
         offset = header.size + 4 * n_tb
         a, b, c = NUM_PERM + n_tw, NUM_PERM + n_tw + n_tn, NUM_PERM + n_tw + n_tn + n_en
-        values = struct.unpack_from(f"<{c + n_st + n_ts}H", blob, offset)
+        values = struct.unpack_from(f"<{c + n_terms + n_extra}H", blob, offset)
+        hashes = values[c : c + n_terms]
+        end = offset + 2 * len(values)
+        weights = blob[end : end + n_terms] if version == 3 else bytes([_RARE] * n_terms)
         return cls(
             tuple(values[:NUM_PERM]), n_sh, title_key, tbands, frozenset(values[NUM_PERM:a]),
             frozenset(values[a:b]), frozenset(values[b:c]), url, content, pub, bool(flags & 1),
-            bool(flags & 2), outlet, (flags >> 2) & 3, frozenset(values[c : c + n_st]),
-            tuple(values[c + n_st :]),
+            bool(flags & 2), outlet, (flags >> 2) & 3, tuple(zip(hashes, weights, strict=True)),
         )  # fmt: skip
 
 
@@ -216,6 +240,22 @@ def rare_stems(text: str) -> list[str]:
         if len(st) >= 3 and word not in _COMMON_WORDS_SET and st not in _COMMON_STEMS:
             out.append(st)
     return list(dict.fromkeys(out))
+
+
+def weighted_terms(text: str) -> dict[str, float]:
+    """Stems of the content words of ``text`` with their rarity (:func:`rarity.weight` of the
+    word; words common in news are capped at ``_NEWS_COMMON_WEIGHT``); zero weights dropped."""
+    out: dict[str, float] = {}
+    for word in content_words(text):
+        st = stem(word)
+        if len(st) < 3:
+            continue
+        w = rarity(word)
+        if word in _COMMON_WORDS_SET or st in _COMMON_STEMS:
+            w = min(w, _NEWS_COMMON_WEIGHT)
+        if w > out.get(st, 0.0):
+            out[st] = w
+    return out
 
 
 COMMON_HASHES = frozenset(hash_bits(w, 16) for w in _COMMON_WORDS.split())
@@ -335,14 +375,21 @@ def signature(
         explainer=_EXPLAINER.match(ctitle) is not None,
         outlet=hash_bits(site, 16) if (site := outlet or outlet_of(canonical_url)) else 0,
         page=page_kind(canonical_url),
-        stems=_small(_lede_stems(ctitle, body), _MAX_STEMS),
-        title_stems=tuple(sorted({hash_bits(x, 16) for x in rare_stems(ctitle)})[:_PAIR_STEMS]),
+        terms=_lede_terms(ctitle, body),
     )
 
 
-def _lede_stems(ctitle: str, body: str) -> list[str]:
+def _lede_terms(ctitle: str, body: str) -> tuple[tuple[int, int], ...]:
+    """The ``_MAX_TERMS`` rarest stems of title + lede as (16-bit hash, code): see ``terms``."""
     lede = " ".join(body.split()[:_LEDE_WORDS])
-    return rare_stems(ctitle + " " + lede)
+    in_title = {hash_bits(st, 16) for st in weighted_terms(ctitle)}
+    weighted: dict[int, int] = {}
+    for st, w in weighted_terms(ctitle + " " + lede).items():
+        h, tenths = hash_bits(st, 16), round(w * 10)
+        if tenths and tenths > weighted.get(h, 0):
+            weighted[h] = tenths
+    ranked = sorted(weighted.items(), key=lambda hw: (-hw[1], hw[0]))[:_MAX_TERMS]
+    return tuple((h, w | (TITLE_TERM if h in in_title else 0)) for h, w in ranked)
 
 
 def _minhash(shingles: set[bytes], num_perm: int) -> npt.NDArray[np.uint64]:
@@ -375,7 +422,8 @@ def lsh_band_keys(sig: Signature) -> tuple[str, ...]:
     if sig.title_key:
         keys.append(f"t{sig.title_key:08x}")
     keys += [f"w{i}{v:08x}" for i, v in enumerate(sig.title_bands)]
-    pairs = itertools.combinations(sig.title_stems, 2)
+    rarest = sorted(h for h, c in sig.terms[:_PAIR_TERMS] if c & _WEIGHT >= _RARE)
+    pairs = itertools.combinations(rarest, 2)
     keys += [f"p{hash_bits(f'{x}.{y}', 32):08x}" for x, y in pairs if not sig.series]
     return tuple(keys)
 
@@ -386,3 +434,41 @@ def minhash_jaccard(a: Signature, b: Signature) -> float:
         return 0.0
     same = sum(1 for x, y in zip(a.mins, b.mins, strict=True) if x == y)
     return max(0.0, (same / NUM_PERM - 2**-16) / (1 - 2**-16))
+
+
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def overlap(a: frozenset[int], b: frozenset[int]) -> float:
+    """Shared members over the size of the smaller set (0 when either is empty)."""
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def hours_apart(a: Signature, b: Signature) -> float | None:
+    return abs(a.published - b.published) / 60 if a.published and b.published else None
+
+
+def terms_similarity(
+    a: Signature, b: Signature, *, title_only: bool = False
+) -> tuple[float, float]:
+    """Rarity-weighted overlap of the title + lede terms (or of the title's terms only):
+    (shared weight, weighted Jaccard)."""
+    if title_only:
+        wa, wb = a.title_term_weights, b.title_term_weights
+    else:
+        wa, wb = a.term_weights, b.term_weights
+    shared = sum(min(wa[h], wb[h]) for h in wa.keys() & wb.keys()) / 10
+    union = (sum(wa.values()) + sum(wb.values())) / 10 - shared
+    return shared, (shared / union if union else 0.0)
+
+
+def names_conflict(a: Signature, b: Signature) -> bool:
+    """Each title names something (a title word that is a name in its text) the other's text
+    never mentions: templated items about different companies or people. Entity sets cut at
+    ``MAX_SET`` are incomplete, so they prove nothing missing."""
+    if len(a.entities) >= MAX_SET or len(b.entities) >= MAX_SET:
+        return False
+    only_a = (a.title_words & a.entities) - b.entities
+    only_b = (b.title_words & b.entities) - a.entities
+    return bool(only_a and only_b) and jaccard(a.title_words, b.title_words) <= 0.5
