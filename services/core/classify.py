@@ -212,9 +212,11 @@ def _near_hit(
         ("title", doc.title),
         ("body", doc.body),
     )
+    found_a = [t for t in a if t in doc.matched]
+    found_b = [t for t in b if t in doc.matched]
     for name, matches in fields:
-        for ta in a:
-            for tb in b:
+        for ta in found_a:
+            for tb in found_b:
                 pa, pb = matches.get(ta), matches.get(tb)
                 if pa and pb and any(abs(x - y) <= n for x in pa for y in pb):
                     return ta, tb, name

@@ -177,6 +177,23 @@ def test_refugees_hard_negatives(default: Classifier, title: str, text: str) -> 
             "France recalls ambassadors over AUKUS",
             "Paris said the submarine deal was a stab in the back by allies.",
         ),
+        # Refugees fleeing the Taliban into neighbouring countries; a warning by someone else.
+        (
+            "UN agency warns of Afghans crossing into Iran and Pakistan",
+            "Thousands are fleeing the Taliban, the refugee agency said.",
+        ),
+        (
+            "Afghan family describes their escape",
+            "They escaped the Taliban and crossed into Pakistan, then travelled on to Turkey.",
+        ),
+        (
+            "Refugees in Pakistan fear deportation",
+            "Many fled the Taliban takeover in 2021 and now face a deadline to leave Pakistan.",
+        ),
+        (
+            "Taliban warn shopkeepers over music",
+            "The group's morality police warned traders in Kandahar that playing music is banned.",
+        ),
     ],
 )
 def test_diplomacy_hard_negatives(default: Classifier, title: str, text: str) -> None:
@@ -215,11 +232,22 @@ def test_diplomacy_protecting_power(default: Classifier) -> None:
     assert "taliban-diplomacy" in {t.slug for t in topics}
 
 
-def test_diplomacy_positive(default: Classifier) -> None:
-    topics = default.classify(
-        "China hosts Taliban foreign minister", "Beijing held talks on trade and recognition."
-    )
-    assert "taliban-diplomacy" in {t.slug for t in topics}
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("China hosts Taliban foreign minister", "Beijing held talks on trade and recognition."),
+        (
+            "Taliban urge Pakistan to halt deportations",
+            "The Taliban's foreign ministry asked Islamabad to give Afghans more time.",
+        ),
+        (
+            "Taliban delegation visits Tehran",
+            "The acting foreign minister met Iranian officials to discuss water and trade.",
+        ),
+    ],
+)
+def test_diplomacy_positive(default: Classifier, title: str, text: str) -> None:
+    assert "taliban-diplomacy" in {t.slug for t in default.classify(title, text)}
 
 
 def test_seed_article_gets_both_topics_with_evidence(default: Classifier) -> None:
