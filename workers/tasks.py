@@ -65,7 +65,11 @@ def _process(articles: list[dict[str, Any]]) -> dict[str, object]:
         return {"published": 0, "duplicates": 0, "replayed": 0, "near_duplicates": 0,
                 "updated": 0, "topics": {}, "rejected": 1}  # fmt: skip
     report = run_pipeline(
-        batch, classifier=ctx.topics.classifier(), enricher=enrich, publisher=ctx.publisher
+        batch,
+        classifier=ctx.topics.classifier(),
+        enricher=enrich,
+        publisher=ctx.publisher,
+        peek=ctx.peek,
     )
     _observe(report)
     if report.unsettled:  # settled articles are logged; a retry replays them harmlessly

@@ -12,7 +12,9 @@ Failures raise `RetryableFetchError` (transient, with `retry_after_s`), `HttpSta
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -27,6 +29,11 @@ import httpx
 
 from services.adapters.netguard import GuardedBackend, Resolver, check_host, check_scheme
 from services.core.errors import FetchError, FetchRefused, PermanentFetchError, TransientFetchError
+
+# httpcore tries `import sniffio` on every request, and Python does not cache a miss: a
+# sys.path scan per fetch (~15 % of a 304 poll's CPU). Remember the miss once.
+if importlib.util.find_spec("sniffio") is None:  # pragma: no cover - environment
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 ACCEPT = (
     "application/feed+json, application/atom+xml, application/rss+xml, application/rdf+xml, "
@@ -329,6 +336,7 @@ class Fetcher:
     ) -> FetchResult:
         status = response.status_code
         if status == 304:
+            await response.aread()  # empty by definition; read, the connection is kept alive
             body, wire = None, 0
         elif 200 <= status < 300:
             body, wire = await self._read_body(url, response)

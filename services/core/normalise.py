@@ -82,7 +82,8 @@ def normalise(
     shared_links: frozenset[str] = frozenset(),
 ) -> Article | None:
     """Build an Article; None when the entry has no usable absolute http(s) link."""
-    url = absolute_http_url(raw.link, base_url or feed.url)
+    base = base_url or feed.url
+    url = absolute_http_url(raw.link, base)
     if url is None and raw.guid:
         url = absolute_http_url(raw.guid, None)
     if url is None:
@@ -98,7 +99,7 @@ def normalise(
         canonical_url=canonical,
         title=title,
         summary=summary,
-        content_html=_sanitised(raw.content_html),
+        content_html=_sanitised(raw.content_html, absolute_http_url(base, None)),
         authors=raw.authors,
         categories=raw.categories,
         published_at=raw.published_at,
@@ -120,7 +121,15 @@ def primary_identity(
     return f"hash:{chash}"
 
 
-def _sanitised(content_html: str | None) -> str | None:
+def _sanitised(content_html: str | None, base: str | None) -> str | None:
+    """Allow-listed markup (nh3); relative links resolved against `base` when there is one."""
     if not content_html:
         return None
-    return nh3.clean(content_html[:CONTENT_MAX_CHARS])
+    try:
+        if base:
+            return nh3.clean(
+                content_html[:CONTENT_MAX_CHARS], url_relative=("rewrite_with_base", base)
+            )
+        return nh3.clean(content_html[:CONTENT_MAX_CHARS])
+    except ValueError:  # a base nh3 cannot parse: keep relative links as they are
+        return nh3.clean(content_html[:CONTENT_MAX_CHARS])

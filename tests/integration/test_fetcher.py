@@ -471,3 +471,24 @@ def test_xxe_never_connects_out() -> None:
             listener.accept()
     finally:
         listener.close()
+
+
+def test_304s_keep_the_connection_alive() -> None:
+    """A 304 leaves the connection reusable: polling unchanged feeds opens no new ones."""
+    from services.demo.server import FeedServer as KeepAliveServer
+
+    class Counting(KeepAliveServer):
+        connections = 0
+
+        def verify_request(self, request: Any, client_address: Any) -> bool:
+            self.connections += 1
+            return True
+
+    async def polls(f: Fetcher, url: str) -> list[int]:
+        first = await f.fetch(url)
+        return [(await f.fetch(url, etag=first.etag)).status for _ in range(5)]
+
+    with Counting({"/feed.xml": FEED}) as srv:
+        statuses = run(lambda f: polls(f, srv.url("/feed.xml")))
+    assert statuses == [304] * 5
+    assert srv.connections == 1

@@ -160,3 +160,52 @@ def test_common_path_is_one_round_trip(classifier: Classifier) -> None:
     publisher = InMemoryPublisher()
     run(publisher, classifier, REFUGEE, OTHER)
     assert publisher.round_trips == 1
+
+
+# --- exact copies skip classify and enrich (with a peek at the identity keys) ------------
+class Counting(Classifier):
+    """The real classifier, counting the articles it is asked about."""
+
+    calls = 0
+
+    def classify(self, title: str, text: str):  # type: ignore[no-untyped-def]
+        type(self).calls += 1
+        return super().classify(title, text)
+
+
+def peeking(publisher: InMemoryPublisher, classifier: Classifier, *items, peek=None):  # type: ignore[no-untyped-def]
+    return process_batch(
+        list(items), classifier=classifier, enricher=enrich, publisher=publisher, now=NOW,
+        peek=peek or (lambda keys: [publisher.owners.get(k) for k in keys]),
+    )  # fmt: skip
+
+
+def test_an_exact_copy_is_a_duplicate_without_classify_or_enrich() -> None:
+    counting = Counting(load_taxonomy(ROOT / "config" / "topics.yaml"))
+    publisher = InMemoryPublisher()
+    peeking(publisher, counting, REFUGEE)
+    Counting.calls = 0
+    copy = article("https://other.example/a", REFUGEE.title, REFUGEE.summary, feed="f_b")
+    report = peeking(publisher, counting, copy)
+    assert (report.duplicates, report.published, Counting.calls) == (1, 0, 0)
+    (dup,) = events(publisher, "duplicates")
+    assert (dup.id, dup.story.duplicate_of, dup.story.similarity) == (copy.id, REFUGEE.id, 1.0)
+    assert dup.topics == () and dup.language is None
+
+
+def test_with_a_peek_updates_replays_and_publishes_are_unchanged(classifier: Classifier) -> None:
+    publisher = InMemoryPublisher()
+    assert peeking(publisher, classifier, REFUGEE, OTHER).published == 2
+    assert peeking(publisher, classifier, REFUGEE).replayed == 1
+    edited = article(REFUGEE.url, REFUGEE.title + " as winter nears", REFUGEE.summary)
+    assert peeking(publisher, classifier, edited).updated == 1
+    assert events(publisher, "articles")[-1].topics  # the update is classified
+
+
+def test_a_stale_peek_falls_back_to_the_full_path(classifier: Classifier) -> None:
+    publisher = InMemoryPublisher()
+    stale = f"someone-else|{REFUGEE.content_hash[:16]}"  # gone from the store by now
+    report = peeking(publisher, classifier, REFUGEE, peek=lambda keys: [stale] * len(keys))
+    assert report.published == 1
+    (event,) = events(publisher, "articles")
+    assert event.id == REFUGEE.id and event.topics and event.language is not None
