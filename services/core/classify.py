@@ -429,7 +429,7 @@ class Classifier:
         contrib.sort(key=lambda hc: -abs(hc[1]))
         rule_part = model.rule_weight * rule_feature(res.points)
         parts = [f"rules({rule_part:+.2f})"] + [f"{names[h]}({c:+.2f})" for h, c in contrib[:3]]
-        text_part = sum(c for _, c in contrib)
+        text_part = sum(c for _, c in contrib)  # in this order: the published weight's rounding
         model_ev = Evidence(
             kind="model", value="hashed-logreg: " + ", ".join(parts), weight=round(text_part, 4)
         )

@@ -25,6 +25,7 @@ from services.core.models import Enrichment, Entities, Language, Place
 
 DATA = Path(__file__).resolve().parent / "data"
 _WORD_RE = re.compile(r"\w+")
+_WORD_SPLIT_RE = re.compile(r"(\w+)")
 _LANG_CHARS = 1000
 _ORG_SUFFIXES = frozenset(
     [
@@ -165,37 +166,53 @@ class _Found:
         self.surnames.setdefault(canonical.rsplit(maxsplit=1)[-1].lower(), canonical)
 
 
-Token = tuple[str, int, int]
+@dataclass(frozen=True)
+class _Words:
+    """A text split into word tokens and what lies between them (one C-level split)."""
+
+    parts: list[str]  # separator, word, separator, word, ..., separator
+
+    @property
+    def words(self) -> list[str]:
+        return self.parts[1::2]
+
+    def surface(self, first: int, last: int) -> str:
+        """The text from word `first` to word `last`, inclusive."""
+        return "".join(self.parts[2 * first + 1 : 2 * last + 2])
+
+    def before(self, i: int) -> str:
+        """The text between word i - 1 and word i."""
+        return self.parts[2 * i]
 
 
-def _tokens(text: str) -> list[Token]:
-    return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+def _split_words(text: str) -> _Words:
+    return _Words(_WORD_SPLIT_RE.split(text))
 
 
 def _cap(word: str) -> bool:
     return word[:1].isupper()
 
 
-def _match_alias(gz: Gazetteer, toks: list[Token], i: int) -> tuple[int, Entry] | None:
-    longest = gz.max_len.get(toks[i][0].lower(), 0)
+def _match_alias(gz: Gazetteer, toks: list[str], i: int) -> tuple[int, Entry] | None:
+    longest = gz.max_len.get(toks[i].lower(), 0)
     for n in range(min(longest, len(toks) - i), 0, -1):
-        key = " ".join(t[0].lower() for t in toks[i : i + n])
+        key = " ".join(t.lower() for t in toks[i : i + n])
         entry = gz.aliases.get(key)
         if entry is None:
             continue
-        if entry.exact_case and toks[i][0] != entry.exact_case.replace(".", "") and n == 1:
+        if entry.exact_case and toks[i] != entry.exact_case.replace(".", "") and n == 1:
             continue
         return n, entry
     return None
 
 
-def _capitalised(toks: list[Token]) -> list[int]:
+def _capitalised(toks: list[str]) -> list[int]:
     """Indices of the tokens that start with an upper-case letter."""
-    return [i for i, tok in enumerate(toks) if tok[0][:1].isupper()]
+    return [i for i, tok in enumerate(toks) if tok[:1].isupper()]
 
 
 def _gazetteer_pass(
-    gz: Gazetteer, text: str, toks: list[Token], caps: list[int], found: _Found
+    gz: Gazetteer, split: _Words, toks: list[str], caps: list[int], found: _Found
 ) -> set[int]:
     """Longest gazetteer aliases starting at capitalised tokens, left to right."""
     used: set[int] = set()
@@ -205,7 +222,7 @@ def _gazetteer_pass(
         if hit is None:
             continue
         n, entry = hit
-        surface = text[toks[i][1] : toks[i + n - 1][2]]
+        surface = split.surface(i, i + n - 1)
         if entry.kind == "person":
             found.person(entry.canonical, " ".join(surface.split()))
         elif entry.kind == "org":
@@ -218,7 +235,7 @@ def _gazetteer_pass(
 
 
 def _spans(
-    text: str, toks: list[Token], used: set[int], gz: Gazetteer, caps: list[int]
+    split: _Words, toks: list[str], used: set[int], gz: Gazetteer, caps: list[int]
 ) -> list[list[int]]:
     """Runs of capitalised tokens (particles allowed inside) joined only by spaces/hyphens.
 
@@ -231,8 +248,8 @@ def _spans(
     i = free[0] if free else len(toks)
     while i < len(toks):
         if run:
-            word, start, _ = toks[i]
-            joined = text[toks[run[-1]][2] : start] in (" ", "-")
+            word = toks[i]
+            joined = split.before(i) in (" ", "-")  # run[-1] == i - 1
             ok = i not in used and (_cap(word) or word in gz.particles)
             if ok and joined:
                 run.append(i)
@@ -252,10 +269,8 @@ def _spans(
     return spans
 
 
-def _classify_span(
-    gz: Gazetteer, text: str, toks: list[Token], span: list[int], found: _Found
-) -> None:
-    words = [toks[i][0] for i in span]
+def _classify_span(gz: Gazetteer, toks: list[str], span: list[int], found: _Found) -> None:
+    words = [toks[i] for i in span]
     titled = False
     while words and (words[0].lower() in gz.titles or words[0].lower() in gz.demonyms):
         titled = titled or words[0].lower() in gz.titles
@@ -279,7 +294,7 @@ def _classify_span(
         elif titled and words[0].lower() not in gz.stop:
             found.person(words[0], words[0])
         return
-    nxt = toks[span[-1] + 1][0].lower() if span[-1] + 1 < len(toks) else ""
+    nxt = toks[span[-1] + 1].lower() if span[-1] + 1 < len(toks) else ""
     plausible = len(words) <= 4 and all(w[:1].isupper() or w in gz.particles for w in words)
     cue = titled or words[0].lower() in gz.first_names or nxt in _SPEECH
     if plausible and cue:
@@ -289,16 +304,17 @@ def _classify_span(
 
 def extract_entities(text: str) -> Entities:
     """Persons, organisations and places (with ISO 3166-1 alpha-2 codes) found in `text`."""
-    return _entities(text, _tokens(text))
+    return _entities(text, _split_words(text))
 
 
-def _entities(text: str, toks: list[Token]) -> Entities:
+def _entities(text: str, split: _Words) -> Entities:
     gz = gazetteer()
     found = _Found()
+    toks = split.words
     caps = _capitalised(toks)
-    used = _gazetteer_pass(gz, text, toks, caps, found)
-    for span in _spans(text, toks, used, gz, caps):
-        _classify_span(gz, text, toks, span, found)
+    used = _gazetteer_pass(gz, split, toks, caps, found)
+    for span in _spans(split, toks, used, gz, caps):
+        _classify_span(gz, toks, span, found)
     for acronym in _ACRONYM_RE.findall(text):
         if acronym.lower() not in gz.aliases:
             found.orgs.setdefault(acronym, None)
@@ -424,10 +440,10 @@ _EXTRA_STOP = frozenset(
 def enrich(title: str, text: str) -> Enrichment:
     """Language, entities, keyphrases and word count of one article (title + body text)."""
     full = f"{title}\n{text}" if title else text
-    toks = _tokens(full)
+    split = _split_words(full)
     return Enrichment(
         language=detect_language(full),
-        entities=_entities(full, toks),
+        entities=_entities(full, split),
         keyphrases=keyphrases(full),
-        word_count=len(toks),
+        word_count=len(split.parts) // 2,
     )
