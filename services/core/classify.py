@@ -86,8 +86,12 @@ class TermMatcher:
         """Map each matched term to the token indices where it starts."""
         out: dict[str, list[int]] = {}
         n = len(tokens)
+        cache = self._cache
         for i, token in enumerate(tokens):
-            for pid in self._starts(token):
+            pids = cache.get(token)
+            if pids is None:
+                pids = self._starts(token)
+            for pid in pids:
                 atoms = self._atoms[pid]
                 if i + len(atoms) > n or not _tail_matches(atoms, tokens, i):
                     continue
