@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import random
 import time
 import uuid
@@ -21,7 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -31,23 +29,19 @@ from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, ParseError
 from services.core.ids import feed_id
 from services.core.models import Article, FeedSource
+from services.poller import aftercare
+from services.poller.buffer import Enqueue, EnqueueBuffer
 from services.poller.digest import Digest, digest
-from services.poller.hints import FeedHints, body_hints, header_hints
+from services.poller.hints import body_hints, header_hints
 from services.poller.leases import Claim, Leases
+from services.poller.outcome import SKIP_REASONS, FeedOutcome, PollerConfig, failed, skipped
 from services.poller.politeness import HostBusy, HostLimiter, host_of
-from services.poller.schedule import (
-    Interval,
-    entry_rate,
-    failure_delay,
-    smoothed_rate,
-    success_delay,
-)
 from services.registry import FeedRegistry, emit_feed_event
 from services.websub import WebSubSubscriber
 
 log = structlog.get_logger("newswire.poller")
 
-Enqueue = Callable[[list[Article]], Any]
+__all__ = ["Enqueue", "FeedOutcome", "FetchPort", "Poller", "PollerConfig"]
 
 
 class FetchPort(Protocol):
@@ -56,41 +50,6 @@ class FetchPort(Protocol):
     ) -> FetchResult: ...
 
     async def aclose(self) -> None: ...
-
-
-@dataclass
-class FeedOutcome:
-    feed: FeedSource
-    status: Literal["ok", "unchanged", "failed"]
-    http_status: int | None = None
-    entries: int = 0
-    new: int = 0
-    error: str | None = None
-    error_class: str | None = None
-    problem: str | None = None
-    next_poll_in_s: float = 0.0
-    next_poll_reason: str = ""
-    retry_after_s: float | None = None
-    skipped: bool = False  # not polled: leased by another replica, not due, host busy, retired
-    hints: FeedHints | None = None
-    pushed: bool = False
-    wire_bytes: int = 0
-
-
-@dataclass
-class PollerConfig:
-    interval: Interval
-    batch_size: int = 50
-    max_entries: int = 1000
-    concurrency: int = 16
-    degraded_after: int = 5
-    moved_after: int = 3
-    lease_s: float = 120.0
-    host_concurrency: int = 2
-    host_spacing_s: float = 0.25
-    host_max_wait_s: float = 60.0
-    websub_fallback_s: float = 6 * 3600.0
-    flush_after_s: float = 0.2  # buffered fresh articles wait at most this long for company
 
 
 @dataclass
@@ -106,11 +65,17 @@ class Poller:
     limiter: HostLimiter | None = None
     websub: WebSubSubscriber | None = None
     rng: random.Random | None = None
-    _buffer: list[tuple[Article, str]] = field(default_factory=list, init=False, repr=False)
-    _timer: asyncio.TimerHandle | None = field(default=None, init=False, repr=False)
+    _buffer: EnqueueBuffer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         client, keys, cfg = self.store.client, self.store.keys, self.config
+        self._buffer = EnqueueBuffer(
+            self.enqueue,
+            self.store,
+            self._keep,
+            cfg.batch_size,
+            cfg.flush_after_s,
+        )
         self.registry = self.registry or FeedRegistry(client, keys)
         self.leases = self.leases or Leases(client, keys, ttl_s=cfg.lease_s)
         self.limiter = self.limiter or HostLimiter(
@@ -156,7 +121,7 @@ class Poller:
     async def _poll_one(self, feed: FeedSource, only_if_due: bool) -> FeedOutcome:
         claim = self._claim(feed, only_if_due)
         if claim.status != "ok":
-            return _skipped(feed, _SKIP_REASONS[claim.status])
+            return skipped(feed, SKIP_REASONS[claim.status])
         assert self.leases is not None and self.limiter is not None
         host = host_of(feed.url)
         slot = claim.slot
@@ -165,7 +130,7 @@ class Poller:
                 slot = await self.limiter.acquire(host, first_wait_s=claim.wait_s)
             except HostBusy as exc:
                 self.leases.release(feed.id, claim.token)
-                return _skipped(feed, str(exc))
+                return skipped(feed, str(exc))
         held = Held(self.leases.key(feed.id), claim.token, self.limiter.slot_keys(host)[0], slot)
         try:
             return await self._leased(feed, FeedState.from_redis(claim.state), held)
@@ -218,19 +183,19 @@ class Poller:
         try:
             return await self._poll(feed, state)
         except (FetchError, ParseError) as exc:
-            return _failed(feed, exc), []
+            return failed(feed, exc), []
         except Exception as exc:
-            return _failed(feed, exc), []
+            return failed(feed, exc), []
 
     async def _poll(self, feed: FeedSource, state: FeedState) -> tuple[FeedOutcome, list[Article]]:
         result = await self.fetcher.fetch(
             feed.url, etag=state.etag or None, last_modified=state.last_modified or None
         )
-        _track_move(state, result)
-        hints = header_hints(result.headers, time.time()).merged(_stored_hints(state))
-        body_hash = _hash(result.body)
+        aftercare.track_move(state, result)
+        hints = header_hints(result.headers, time.time()).merged(aftercare.stored_hints(state))
+        body_hash = aftercare.body_hash(result.body)
         if result.not_modified or result.body is None or body_hash == state.body_hash:
-            self._remember(state, result, body_hash)
+            aftercare.remember(state, result, body_hash)
             return FeedOutcome(
                 feed, "unchanged", http_status=result.status, hints=hints,
                 wire_bytes=result.wire_bytes,
@@ -238,8 +203,8 @@ class Poller:
         parsed = await self._digest(result.body, feed, result.headers.get("content-type"))
         found = body_hints(result.body)
         hints = header_hints(result.headers, time.time()).merged(found)
-        self._remember(state, result, body_hash)  # a failed enqueue forgets them (flush)
-        self._learn(state, parsed, found)
+        aftercare.remember(state, result, body_hash)  # a failed enqueue forgets them (flush)
+        aftercare.learn(state, parsed, found)
         outcome = FeedOutcome(
             feed,
             "ok",
@@ -260,7 +225,7 @@ class Poller:
             parsed = await self._digest(body, feed, content_type)
         except ParseError as exc:
             log.warning("websub.push_unparsable", feed_id=feed.id, error=str(exc))
-            return _failed(feed, exc)
+            return failed(feed, exc)
         fresh = self._fresh(parsed.articles)
         self._add(fresh, str(structlog.contextvars.get_contextvars().get("correlation_id", "")))
         self.flush()
@@ -271,44 +236,16 @@ class Poller:
         log.info("websub.pushed", feed_id=feed.id, url=feed.url, entries=parsed.entries, new=new)
         return FeedOutcome(feed, "ok", entries=parsed.entries, new=new, pushed=True)
 
-    # --- fresh articles of several feeds share tasks --------------------------------------
+    # --- fresh articles of several feeds share tasks (services/poller/buffer.py) --------
     def _add(self, fresh: Sequence[Article], correlation_id: str) -> None:
-        """Buffer fresh articles; full tasks leave at once, the rest within `flush_after_s`."""
-        self._buffer.extend((a, correlation_id) for a in fresh)
-        size = self.config.batch_size
-        if len(self._buffer) >= size:
-            self._send(len(self._buffer) - len(self._buffer) % size)
-        if self._buffer and self._timer is None:
-            with contextlib.suppress(RuntimeError):  # no running loop: the caller flushes
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(self.config.flush_after_s, self.flush)
+        self._buffer.add(fresh, correlation_id)
 
     def flush(self) -> None:
         """Enqueue every buffered article now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._send(len(self._buffer))
+        self._buffer.flush()
 
-    def _send(self, count: int) -> None:
-        taken, self._buffer = self._buffer[:count], self._buffer[count:]
-        for start in range(0, len(taken), self.config.batch_size):
-            chunk = taken[start : start + self.config.batch_size]
-            ids = ",".join(dict.fromkeys(c for _, c in chunk if c))
-            try:
-                with structlog.contextvars.bound_contextvars(correlation_id=ids):
-                    self.handles.append(self.enqueue([a for a, _ in chunk]))
-            except Exception as exc:
-                self._forget_validators({a.feed.id for a, _ in chunk}, exc)
-
-    def _forget_validators(self, feed_ids: set[str], exc: Exception) -> None:
-        """The enqueue failed: drop the feeds' validators so the next poll fetches again."""
-        log.error("poller.enqueue_failed", feeds=sorted(feed_ids), error=str(exc)[:500])
-        pipe = self.store.client.pipeline(transaction=False)
-        for fid in feed_ids:
-            pipe.hdel(self.store.keys.feed_state(fid), "etag", "last_modified", "body_hash")
-        with contextlib.suppress(Exception):
-            pipe.execute()
+    def _keep(self, handle: Any) -> None:
+        self.handles.append(handle)  # looked up per call: callers may swap `handles`
 
     async def _digest(self, body: bytes, feed: FeedSource, content_type: str | None) -> Digest:
         call = partial(
@@ -330,32 +267,6 @@ class Poller:
         seen = self.store.already_published([a.id for a in articles])
         return [a for a in articles if a.id not in seen]
 
-    @staticmethod
-    def _remember(state: FeedState, result: FetchResult, body_hash: str) -> None:
-        state.etag = result.etag or state.etag
-        state.last_modified = result.last_modified or state.last_modified
-        state.body_hash = body_hash or state.body_hash
-        state.last_http_status = result.status
-
-    @staticmethod
-    def _learn(state: FeedState, parsed: Digest, found: FeedHints) -> None:
-        state.title = parsed.title or state.title
-        dates = [a.published_at or a.updated_at for a in parsed.articles]
-        stamps = [d.timestamp() for d in dates if d is not None]
-        previous = max(state.entry_rate_per_day, 0.0) / 86400
-        rate = smoothed_rate(previous, entry_rate(stamps, time.time()))
-        state.entry_rate_per_day = -1.0 if rate is None else rate * 86400
-        state.hub_url = parsed.hub_url or found.hub_url or ""
-        state.self_url = found.self_url or ""
-        state.body_hints = json.dumps(
-            {
-                "ttl_s": found.ttl_s,
-                "sy_period_s": found.sy_period_s,
-                "skip_hours": sorted(found.skip_hours),
-                "skip_days": sorted(found.skip_days),
-            }
-        )
-
     # --- after a poll: health, events, schedule -----------------------------------------
     def _after(
         self,
@@ -372,10 +283,14 @@ class Poller:
         if outcome.status == "failed" and outcome.error_class == "gone":
             self._retire(feed, state, outcome, held)
             return
+        emit = partial(self._event, feed=feed, state=state)
         if outcome.status == "failed":
-            delay, reason = self._on_failure(feed, state, outcome, now)
+            delay, reason = aftercare.on_failure(state, outcome, now, self.config, emit, self.rng)
         else:
-            delay, reason = self._on_success(feed, state, outcome, now)
+            pushed = self.websub is not None and self.websub.push_active(feed.id, now)
+            delay, reason = aftercare.on_success(
+                state, outcome, now, self.config, emit, self.rng, pushed=pushed
+            )
         state.next_poll_at, state.next_poll_reason = now + delay, reason
         outcome.next_poll_in_s, outcome.next_poll_reason = delay, reason
         seen = self.store.finish(feed.id, state, held, check_ids=[a.id for a in articles])
@@ -384,51 +299,6 @@ class Poller:
         self._add(fresh, correlation_id)
         if outcome.status != "failed" and state.moved_count >= self.config.moved_after:
             self._move(feed, state)
-
-    def _on_failure(
-        self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, now: float
-    ) -> tuple[float, str]:
-        state.consecutive_errors += 1
-        state.last_error = outcome.error or ""
-        state.last_error_class = outcome.error_class or ""
-        if state.consecutive_errors >= self.config.degraded_after:
-            if state.status != "degraded":
-                state.degraded_since = now
-                self._event("feed.degraded", feed, state, reason=state.last_error)
-            state.status = "degraded"
-        else:
-            state.status = "failing" if state.status != "degraded" else "degraded"
-        return failure_delay(
-            error_class=outcome.error_class,
-            consecutive_errors=state.consecutive_errors,
-            interval=self.config.interval,
-            retry_after_s=outcome.retry_after_s,
-            rng=self.rng,
-        )
-
-    def _on_success(
-        self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, now: float
-    ) -> tuple[float, str]:
-        if state.status == "degraded":
-            self._event(
-                "feed.recovered",
-                feed,
-                state,
-                degraded_for_s=round(now - state.degraded_since, 1),
-                after_errors=state.consecutive_errors,
-            )
-        state.status, state.consecutive_errors, state.last_success_at = "ok", 0, now
-        state.degraded_since = 0.0
-        pushed = self.websub is not None and self.websub.push_active(feed.id, now)
-        known = bool(state.body_hints) and state.entry_rate_per_day >= 0  # learned from dates
-        return success_delay(
-            interval=self.config.interval,
-            now=now,
-            rate_per_s=state.entry_rate_per_day / 86400 if known else None,
-            hints=outcome.hints,
-            push_fallback_s=self.config.websub_fallback_s if pushed else None,
-            rng=self.rng,
-        )
 
     def _retire(self, feed: FeedSource, state: FeedState, outcome: FeedOutcome, held: Held) -> None:
         assert self.registry is not None
@@ -451,7 +321,7 @@ class Poller:
         self.store.unschedule(feed.id, state)
         log.info("feed.moved", feed_id=feed.id, url=feed.url, to=new_url, sightings=sightings)
 
-    def _event(self, kind: str, feed: FeedSource, state: FeedState, **data: Any) -> None:
+    def _event(self, kind: str, *, feed: FeedSource, state: FeedState, **data: Any) -> None:
         details = {
             "url": feed.url,
             "name": feed.name,
@@ -527,55 +397,3 @@ class Poller:
             if state.hub_url:
                 topic = state.self_url or outcome.feed.url
                 await self.websub.ensure(outcome.feed.id, outcome.feed.url, state.hub_url, topic)
-
-
-_SKIP_REASONS = {
-    "leased": "leased by another replica",
-    "not_due": "no longer due (polled by another replica)",
-    "retired": "retired (HTTP 410); re-add it to poll again",
-}
-
-
-def _skipped(feed: FeedSource, reason: str) -> FeedOutcome:
-    return FeedOutcome(feed, "unchanged", skipped=True, next_poll_reason=reason)
-
-
-def _failed(feed: FeedSource, exc: Exception) -> FeedOutcome:
-    fallback = "parse" if isinstance(exc, ParseError) else "internal"
-    return FeedOutcome(
-        feed,
-        "failed",
-        http_status=getattr(exc, "status", None),
-        error=f"{type(exc).__name__}: {exc}"[:500],
-        error_class=getattr(exc, "error_class", None) or fallback,
-        retry_after_s=getattr(exc, "retry_after_s", None),
-    )
-
-
-def _track_move(state: FeedState, result: FetchResult) -> None:
-    """Count consecutive identical permanent redirects; anything else resets the count."""
-    target = result.permanent_redirect
-    if target and target == state.moved_to:
-        state.moved_count += 1
-    elif target:
-        state.moved_to, state.moved_count = target, 1
-    else:
-        state.moved_to, state.moved_count = "", 0
-
-
-def _stored_hints(state: FeedState) -> FeedHints:
-    if not state.body_hints:
-        return FeedHints()
-    raw = json.loads(state.body_hints)
-    return FeedHints(
-        ttl_s=raw.get("ttl_s"),
-        sy_period_s=raw.get("sy_period_s"),
-        skip_hours=frozenset(raw.get("skip_hours", ())),
-        skip_days=frozenset(raw.get("skip_days", ())),
-    )
-
-
-def _hash(body: bytes | None) -> str:
-    if body is None:
-        return ""
-    return hashlib.sha1(body, usedforsecurity=False).hexdigest()
