@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
 .PHONY: help install install-test run demo test check lint format mypy unit integration e2e \
-        schema compose-config eval eval-cv train eval-dedupe bench clean
+        schema compose-config eval eval-cv train eval-dedupe train-dedupe bench clean
 
 help:
 	@echo "make run | demo | test | check | format | schema | eval | eval-dedupe | bench | clean"
@@ -73,6 +73,9 @@ train: install-test     ## retrain services/core/data/classifier-weights.json
 
 eval-dedupe: install-test
 	$(PY) scripts/eval_dedupe.py
+
+train-dedupe: install-test  ## refit services/core/data/dedupe-pair-model.json (tuning pairs only)
+	$(PY) scripts/train_dedupe_model.py
 
 bench: install-test     ## stage costs, then throughput / latency side by side → bench/results/
 	$(PY) scripts/bench_classify.py | tee bench/results/classify.txt

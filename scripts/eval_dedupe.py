@@ -273,6 +273,10 @@ CROSS_OUTLET: list[tuple[str, str, str]] = [
     ("411b3bb7e821", "904912175241", "later"),  # "on way home" -> "reunited with families"
     ("407b75cb105c", "28fa9d704970", "same"),  # Biden's interpreter gets out / leaves Afghanistan
     ("6c169649b134", "2398887ca6e7", "same"),  # Nandi Bushell on stage with Foo Fighters
+    ("b0d25cbcda09", "1d03ccce3a50", "same"),  # Raducanu reaches final: article vs best shots
+    ("a02485f07849", "d49c4b08a09e", "same"),  # England reach World Cup final: two reports
+    ("11975f98c36a", "b8fcf74e2264", "diffstory"),  # Brazil's health minister: two stories
+    ("6b91be3c9514", "a3f5477baa08", "later"),  # Sabina Nessa: charged -> appears in court
 ]  # fmt: skip
 # Read by hand and judged ambiguous (same source material, different angle): left out.
 REVIEWED_AMBIGUOUS = {

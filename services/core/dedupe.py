@@ -33,7 +33,6 @@ from services.core.identity import (
 )
 from services.core.signature import (
     BANDS,
-    COMMON_HASHES,
     NUM_PERM,
     ROWS,
     TITLE_BANDS,
@@ -45,21 +44,18 @@ from services.core.signature import (
     minhash_jaccard,
     names_conflict,
     overlap,
-    rare_stems,
     signature,
     stem,
 )
 
 __all__ = [
     "BANDS",
-    "EVENT_WINDOW_H",
     "MINHASH_DUP",
     "NUM_PERM",
     "PAGE_ARTICLE",
     "PAGE_COLLECTION",
     "PAGE_VIDEO",
     "ROWS",
-    "STEMS_WINDOW_H",
     "TITLE_BANDS",
     "TITLE_ROWS",
     "TITLE_WINDOW_H",
@@ -81,7 +77,6 @@ __all__ = [
     "model_eligible",
     "outlet_of",
     "page_kind",
-    "rare_stems",
     "shared_links",
     "signature",
     "signature_of",
@@ -91,9 +86,6 @@ __all__ = [
 
 MINHASH_DUP = 0.5  # estimated text Jaccard that alone makes a duplicate
 TITLE_WINDOW_H = 72.0  # equal titles further apart than this are not merged on title
-EVENT_WINDOW_H = 24.0  # cross-outlet reports of one event: published within this many hours
-STEMS_WINDOW_H = 36.0  # different outlets sharing most rare stems: within this many hours
-_MIN_SHARED_STEMS, _MIN_STEM_OVERLAP = 5, 0.6  # cross-outlet rare-stem rule (tuning split)
 _COMPANION_TITLE_SIM = 0.5  # video/collection page vs article of one outlet: title Jaccard
 
 Method = Literal[
@@ -103,8 +95,6 @@ Method = Literal[
     "title",
     "title+text",
     "companion",
-    "event",
-    "stems",
     "model",
     "series_guard",
     "different",
@@ -135,29 +125,8 @@ def signature_of(item: DedupeItem) -> Signature:
     return signature(item.title, item.text, canonical_url=url, published_at=item.published_at)
 
 
-def _same_event(a: Signature, b: Signature, j: float, hours: float | None) -> bool:
-    """Two outlets' reports of one event: close in time, sharing rare title words and names.
-
-    Common words (``COMMON_HASHES``) do not count. Explainers never match (an angle on an event,
-    not a report of it); series titles and differing title numbers are ruled out earlier.
-    """
-    if hours is None or hours > EVENT_WINDOW_H or a.explainer or b.explainer:
-        return False
-    ta, tb = a.title_words - COMMON_HASHES, b.title_words - COMMON_HASHES
-    shared_title = len(ta & tb)
-    shared_names = len((a.entities & b.entities) - COMMON_HASHES)
-    title_sim = shared_title / len(ta | tb) if ta | tb else 0.0
-    return shared_title >= 2 and title_sim >= 0.5 and shared_names >= 3 and j >= 0.2
-
-
 def _different_outlets(a: Signature, b: Signature) -> bool:
     return bool(a.outlet and b.outlet and a.outlet != b.outlet)
-
-
-def _stems_shared(a: Signature, b: Signature) -> tuple[int, float]:
-    """Rare stems shared by the two title + lede sets, and that count over the smaller set."""
-    shared = len(a.stems & b.stems)
-    return shared, (shared / min(len(a.stems), len(b.stems)) if shared else 0.0)
 
 
 def _companion(a: Signature, b: Signature, hours: float | None, tsim: float, j: float) -> bool:
@@ -166,19 +135,7 @@ def _companion(a: Signature, b: Signature, hours: float | None, tsim: float, j: 
         return False
     if hours is None or hours > TITLE_WINDOW_H:
         return False
-    return tsim >= _COMPANION_TITLE_SIM and (_stems_shared(a, b)[1] >= 0.5 or j >= 0.3)
-
-
-def _cross_outlet(a: Signature, b: Signature, hours: float | None) -> bool:
-    """Two outlets' reports of one event: most rare stems of title + lede shared, >= 2 of
-    them in both titles, close in time. Never for one outlet (its later developments)."""
-    if not _different_outlets(a, b) or hours is None or hours > STEMS_WINDOW_H:
-        return False
-    if a.explainer or b.explainer or a.series or b.series:
-        return False
-    shared, ratio = _stems_shared(a, b)
-    in_titles = len((a.title_words & b.title_words) - COMMON_HASHES)
-    return shared >= _MIN_SHARED_STEMS and ratio >= _MIN_STEM_OVERLAP and in_titles >= 2
+    return tsim >= _COMPANION_TITLE_SIM and (overlap(a.stems, b.stems) >= 0.5 or j >= 0.3)
 
 
 def decide_by_rules(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0911
@@ -196,9 +153,9 @@ def decide_by_rules(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0
     hours = hours_apart(a, b)
     near = hours is None or hours <= TITLE_WINDOW_H
     series = a.series or b.series
-    if (j >= 0.8 or (j >= MINHASH_DUP and (hours is None or hours <= 24))) and (
-        not series or tsim >= 0.5
-    ):
+    explainer = a.explainer or b.explainer  # an angle on an event: only near-copies merge
+    close = hours is None or hours <= 24
+    if (j >= 0.8 or (j >= MINHASH_DUP and close and not explainer)) and (not series or tsim >= 0.5):
         return DedupeDecision(duplicate=True, score=round(j, 3), method="minhash")
     ents = overlap(a.entities, b.entities)
     if a.title_key and a.title_key == b.title_key and near:
@@ -213,12 +170,6 @@ def decide_by_rules(a: Signature, b: Signature) -> DedupeDecision:  # noqa: PLR0
         return DedupeDecision(duplicate=True, score=score, method="title+text")
     if _companion(a, b, hours, tsim, j):
         return DedupeDecision(duplicate=True, score=round(max(j, tsim), 3), method="companion")
-    one_outlet = bool(a.outlet and a.outlet == b.outlet)
-    if not series and not one_outlet and _same_event(a, b, j, hours):
-        return DedupeDecision(duplicate=True, score=round(max(j, tsim), 3), method="event")
-    if _cross_outlet(a, b, hours):
-        shared = _stems_shared(a, b)[1]
-        return DedupeDecision(duplicate=True, score=round(shared, 3), method="stems")
     return DedupeDecision(duplicate=False, score=round(max(j, tsim * j), 3), method="different")
 
 

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from services.core.canonical import canonicalize_url
 from services.core.textnorm import normalise, strip_boilerplate, words
@@ -62,6 +63,7 @@ def page_kind(url: str | None) -> int:
     return PAGE_COLLECTION if _COLLECTION_PATH.search(path) else PAGE_ARTICLE
 
 
+@lru_cache(maxsize=1 << 16)  # words, stems and names repeat across articles
 def hash_bits(text: str, bits: int) -> int:
     """The low ``bits`` bits of a 64-bit blake2b hash of ``text``."""
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()

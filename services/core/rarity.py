@@ -9,7 +9,7 @@ memory (about 3 MB instead of 37 MB): every other word is rare enough to weigh `
 from __future__ import annotations
 
 import math
-from functools import cache
+from functools import cache, lru_cache
 
 MAX_WEIGHT = 3.5  # a word rarer than once per million words (Zipf < 3), or unknown
 _COMMON_ZIPF = 6.0  # Zipf at or above which a word weighs nothing ("said", "people")
@@ -28,6 +28,7 @@ def _zipf_table() -> dict[str, float]:
     return table
 
 
+@lru_cache(maxsize=1 << 16)
 def weight(word: str) -> float:
     """0 for very common words, up to ``MAX_WEIGHT`` for rare ones (lower-cased lookup)."""
     zipf = _zipf_table().get(word.lower().replace("\u2019", "'"))

@@ -127,5 +127,10 @@ def words(text: str) -> list[str]:
 
 def content_words(text: str) -> list[str]:
     """Word tokens minus stopwords and possessive endings."""
-    stripped = (w.removesuffix("'s") for w in words(text))
+    return content_tokens(words(text))
+
+
+def content_tokens(tokens: list[str]) -> list[str]:
+    """:func:`content_words` of already tokenised text."""
+    stripped = (w.removesuffix("'s") for w in tokens)
     return [w for w in stripped if w not in STOPWORDS]

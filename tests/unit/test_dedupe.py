@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.core.dedupe import (
+    BANDS,
     DedupeItem,
     Signature,
     clean_title,
@@ -150,7 +151,7 @@ def test_signature_roundtrip_and_band_keys() -> None:
     assert len(blob) < 300
     assert Signature.from_bytes(blob) == sig
     keys = lsh_band_keys(sig)
-    assert 16 + 1 + 4 < len(keys) <= 16 + 1 + 4 + 6 and all(len(k) <= 10 for k in keys)
+    assert BANDS + 1 + 4 < len(keys) <= BANDS + 1 + 4 + 6 and all(len(k) <= 10 for k in keys)
     assert keys == lsh_band_keys(signature("Gas price rise: Government considering loans for "
                                            "energy firms - BBC News", STORY))  # fmt: skip
 
@@ -180,21 +181,26 @@ def test_templated_items_about_different_companies_are_not_merged() -> None:
 
 
 def test_two_outlets_reporting_one_event_are_merged() -> None:
-    a = _item(
+    a = _at(
+        "https://www.bbc.com/news/world-2",
         "Zorvian ferry Kestrel capsizes off Brellmouth, dozens rescued",
         "The Zorvian ferry Kestrel capsized off Brellmouth on Tuesday; coastguard Halvard Omsk "
         "said 40 passengers were rescued from the water near the Tessel lighthouse.",
+        0,
     )
-    b = _item(
+    b = _at(
+        "https://edition.cnn.com/2021/09/20/europe/kestrel",
         "Dozens rescued after ferry Kestrel overturns off Brellmouth",
         "Coastguard chief Halvard Omsk said 40 people were pulled from the sea after the Kestrel, "
         "a Zorvian ferry, capsized off Brellmouth close to the Tessel lighthouse.",
-        hours=3,
+        3,
     )
     d = compare(a, b)
-    assert d.duplicate and d.method == "event"
-    late = b.model_copy(update={"published_at": T0 + timedelta(hours=30)})
-    assert not compare(a, late).duplicate  # same words, outside the event window
+    assert d.duplicate and d.method == "model"
+    late = b.model_copy(update={"published_at": T0 + timedelta(hours=80)})
+    assert not compare(a, late).duplicate  # same words, outside the window
+    unknown = b.model_copy(update={"link": None})
+    assert not compare(a, unknown).duplicate  # the model needs two known, different outlets
 
 
 def test_explainer_of_an_event_is_not_a_report_of_it() -> None:
@@ -258,7 +264,7 @@ def test_two_outlets_reporting_one_event_are_duplicates() -> None:
         "https://cnn.com/2021/x", "Hostages strapped to getaway cars by Brazil robbers", GAP_B, 5
     )
     decision = compare(a, b)
-    assert decision.duplicate and decision.method in {"stems", "event"}
+    assert decision.duplicate and decision.method == "model"
     sa, sb = (signature(i.title, i.text, canonical_url=i.link) for i in (a, b))
     assert set(lsh_band_keys(sa)) & set(lsh_band_keys(sb))
 
