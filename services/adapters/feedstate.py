@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from services.adapters.keys import Keys
 
@@ -28,6 +30,11 @@ local seen = {}
 for i = 5, #KEYS do seen[#seen + 1] = redis.call('EXISTS', KEYS[i]) end
 return seen
 """
+
+
+def published_of(check_ids: Sequence[str], reply: Sequence[Any]) -> set[str]:
+    """The ids the `finish` script found already published (one 0/1 per id)."""
+    return {a for a, hit in zip(check_ids, reply, strict=True) if int(hit)}
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,26 @@ class RedisFeedStore:
         check_ids: Sequence[str] = (),
     ) -> set[str]:
         """Save + (un)schedule + release, in one call; returns the already published ids."""
+        keys, args = self.finish_args(
+            feed_id, state, held, scheduled=scheduled, check_ids=check_ids
+        )
+        return published_of(check_ids, self._finish(keys=keys, args=args))
+
+    @property
+    def finish_script(self) -> Script:
+        """The script behind `finish`, for callers that send it with others."""
+        return self._finish
+
+    def finish_args(
+        self,
+        feed_id: str,
+        state: FeedState,
+        held: Held,
+        *,
+        scheduled: bool = True,
+        check_ids: Sequence[str] = (),
+    ) -> tuple[list[str], list[str | int]]:
+        """Keys and args of the `finish` script call."""
         pairs = [item for kv in asdict(state).items() for item in (kv[0], str(kv[1]))]
         identity = [self._keys.identity(f"id:{a}") for a in check_ids]
         keys = [self._keys.feed_state(feed_id), self._keys.schedule, held.lease_key or "-"]
@@ -115,8 +142,7 @@ class RedisFeedStore:
         args: list[str | int] = [held.lease_token, held.slot_token, feed_id]
         args.append(repr(state.next_poll_at))
         args += [int(scheduled), len(pairs) // 2, *pairs]
-        seen = self._finish(keys=keys, args=args)
-        return {a for a, hit in zip(check_ids, seen, strict=True) if int(hit)}
+        return keys, args
 
     def ensure_scheduled(self, feed_ids: Iterable[str], now: float) -> None:
         """New feeds are due now; known feeds keep their due time."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import redis
+from redis.commands.core import Script
 
 from services.adapters.keys import Keys
 from services.poller.politeness import TAKE_SLOT_LUA
@@ -67,6 +68,26 @@ class Claim:
     state: dict[bytes, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ClaimCall:
+    """One claim script call (script, keys, args) and how to read its reply."""
+
+    script: Script
+    keys: list[Any]
+    args: list[Any]
+    token: str
+    slot: str
+
+    def result(self, raw: Any) -> Claim:
+        status = bytes(raw[0]).decode()
+        if status != "ok":
+            return Claim(status)  # type: ignore[arg-type]
+        flat = raw[2]
+        state = {bytes(flat[i]): bytes(flat[i + 1]) for i in range(0, len(flat), 2)}
+        wait_ms = int(raw[1])
+        return Claim("ok", self.token, self.slot if wait_ms <= 0 else "", wait_ms / 1000, state)
+
+
 def replica_id() -> str:
     """host:pid:random, unique per Poller instance."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -109,16 +130,25 @@ class Leases:
 
         `keys`: schedule zset, retired hash, state hash, host slots, host next-start.
         """
+        call = self.claim_call(
+            name, url=url, only_if_due=only_if_due, now=now, keys=keys, slot_args=slot_args
+        )
+        return call.result(self._claim(keys=call.keys, args=call.args))
+
+    def claim_call(
+        self,
+        name: str,
+        *,
+        url: str,
+        only_if_due: bool,
+        now: float,
+        keys: list[str],
+        slot_args: list[int],
+    ) -> ClaimCall:
+        """The claim script's call, to send now or with others (see `claim`)."""
         token, slot = f"{self.owner}:{secrets.token_hex(6)}", secrets.token_hex(8)
         args: list[Any] = [token, self.ttl_ms, name, url, int(only_if_due), repr(now), slot]
-        raw = self._claim(keys=[self.key(name), *keys], args=[*args, *slot_args])
-        status = bytes(raw[0]).decode()
-        if status != "ok":
-            return Claim(status)  # type: ignore[arg-type]
-        flat = raw[2]
-        state = {bytes(flat[i]): bytes(flat[i + 1]) for i in range(0, len(flat), 2)}
-        wait_ms = int(raw[1])
-        return Claim("ok", token, slot if wait_ms <= 0 else "", wait_ms / 1000, state)
+        return ClaimCall(self._claim, [self.key(name), *keys], [*args, *slot_args], token, slot)
 
     def release(self, name: str, token: str) -> bool:
         """Release our lease; False when it had expired (and maybe been taken over)."""

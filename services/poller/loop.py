@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import structlog
 
 from services import metrics
-from services.adapters.feedstate import FeedState, Held, RedisFeedStore
+from services.adapters.feedstate import FeedState, Held, RedisFeedStore, published_of
 from services.adapters.fetcher import FetchResult
 from services.core.errors import FetchError, ParseError
 from services.core.ids import feed_id
@@ -36,6 +36,7 @@ from services.poller.hints import body_hints, header_hints
 from services.poller.leases import Claim, Leases
 from services.poller.outcome import SKIP_REASONS, FeedOutcome, PollerConfig, failed, skipped
 from services.poller.politeness import HostBusy, HostLimiter, host_of
+from services.poller.roundtrip import Coalescer
 from services.registry import FeedRegistry, emit_feed_event
 from services.websub import WebSubSubscriber
 
@@ -66,9 +67,11 @@ class Poller:
     websub: WebSubSubscriber | None = None
     rng: random.Random | None = None
     _buffer: EnqueueBuffer = field(init=False, repr=False)
+    _redis: Coalescer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         client, keys, cfg = self.store.client, self.store.keys, self.config
+        self._redis = Coalescer(client)
         self._buffer = EnqueueBuffer(
             self.enqueue,
             self.store,
@@ -119,7 +122,7 @@ class Poller:
             self.flush()
 
     async def _poll_one(self, feed: FeedSource, only_if_due: bool) -> FeedOutcome:
-        claim = self._claim(feed, only_if_due)
+        claim = await self._claim(feed, only_if_due)
         if claim.status != "ok":
             return skipped(feed, SKIP_REASONS[claim.status])
         assert self.leases is not None and self.limiter is not None
@@ -140,12 +143,12 @@ class Poller:
                 self.limiter.release(host, slot)
             raise
 
-    def _claim(self, feed: FeedSource, only_if_due: bool) -> Claim:
-        """One round trip: lease, due, retired, state and a host slot."""
+    async def _claim(self, feed: FeedSource, only_if_due: bool) -> Claim:
+        """One script call (shared round trip): lease, due, retired, state and a host slot."""
         assert self.leases is not None and self.limiter is not None
         assert self.registry is not None
         keys = self.store.keys
-        return self.leases.claim(
+        call = self.leases.claim_call(
             feed.id,
             url=feed.url,
             only_if_due=only_if_due,
@@ -158,6 +161,7 @@ class Poller:
             ],
             slot_args=self.limiter.slot_args(),
         )
+        return call.result(await self._redis.call(call.script, call.keys, call.args))
 
     async def _leased(self, feed: FeedSource, state: FeedState, held: Held) -> FeedOutcome:
         started = time.monotonic()
@@ -166,7 +170,7 @@ class Poller:
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         try:
             outcome, articles = await self._guarded_poll(feed, state)
-            self._after(feed, state, outcome, held, articles, correlation_id)
+            await self._after(feed, state, outcome, held, articles, correlation_id)
             duration_s = time.monotonic() - started
             self._log(outcome, duration_s)
         finally:
@@ -268,7 +272,7 @@ class Poller:
         return [a for a in articles if a.id not in seen]
 
     # --- after a poll: health, events, schedule -----------------------------------------
-    def _after(
+    async def _after(
         self,
         feed: FeedSource,
         state: FeedState,
@@ -277,7 +281,7 @@ class Poller:
         articles: Sequence[Article],
         correlation_id: str,
     ) -> None:
-        """State, schedule, release and the already-published check: one round trip."""
+        """State, schedule, release and the already-published check: one (shared) script call."""
         now = time.time()
         state.url, state.last_polled_at = feed.url, now
         if outcome.status == "failed" and outcome.error_class == "gone":
@@ -293,7 +297,9 @@ class Poller:
             )
         state.next_poll_at, state.next_poll_reason = now + delay, reason
         outcome.next_poll_in_s, outcome.next_poll_reason = delay, reason
-        seen = self.store.finish(feed.id, state, held, check_ids=[a.id for a in articles])
+        ids = [a.id for a in articles]
+        keys, args = self.store.finish_args(feed.id, state, held, check_ids=ids)
+        seen = published_of(ids, await self._redis.call(self.store.finish_script, keys, args))
         fresh = [a for a in articles if a.id not in seen]
         outcome.new = len(fresh)
         self._add(fresh, correlation_id)
