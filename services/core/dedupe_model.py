@@ -23,7 +23,6 @@ from services.core.signature import (
     hours_apart,
     jaccard,
     minhash_jaccard,
-    names_conflict,
     overlap,
     terms_similarity,
 )
@@ -40,7 +39,6 @@ FEATURES = (
     "explainer",
     "page_differs",
     "title_rare_shared",
-    "names_conflict",
     "title_terms_jaccard",
     "within_6h",
 )
@@ -63,7 +61,6 @@ def pair_features(a: Signature, b: Signature) -> list[float]:
         float(a.explainer or b.explainer),
         float(a.page != b.page),
         min(len(rare_a & rare_b), 4) / 4,
-        float(names_conflict(a, b)),
         terms_similarity(a, b, title_only=True)[1],
         float(hours is not None and hours <= 6),
     ]
