@@ -256,6 +256,43 @@ def reclassify(
     out.print(f"scanned {scanned} articles, {written} reclassified")
 
 
+dlq_app = typer.Typer(no_args_is_help=True, help="The dead-letter stream: list and replay.")
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    count: Annotated[int, typer.Option(help="How many entries, oldest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what workers could not process (oldest first), with the reason."""
+    from services.dlq_cli import list_dead_letters
+
+    list_dead_letters(_settings(), out, count=count, as_json=as_json)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Entry ids (default: the oldest).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Without ids: how many of the oldest.")] = 50,
+) -> None:
+    """Queue dead-lettered articles for the workers again; each replayed entry is removed."""
+    from services.dlq_cli import replay_dead_letters
+
+    settings = _settings()
+    try:
+        report = replay_dead_letters(settings, ids or [], count=count)
+    except KeyError as exc:
+        err.print(f"error: no DLQ entry {exc.args[0]}", markup=False)
+        raise typer.Exit(2) from None
+    out.print(f"replayed {len(report.replayed)} entries ({report.articles} articles)")
+    for entry_id, problem in report.skipped.items():
+        err.print(f"skipped {entry_id}: {problem}", markup=False, highlight=False)
+    raise typer.Exit(1 if report.skipped else 0)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis
@@ -67,3 +73,42 @@ def test_malformed_payload_goes_to_the_dlq(celery_worker_proc: CeleryWorker) -> 
     assert result["rejected"] == 1
     ((_, fields),) = client.xrevrange("newswire:dlq", count=1)
     assert b"invalid article payload" in fields[b"error"]
+
+
+def _newswire(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSWIRE_REDIS_URL": redis_url, "NEWSWIRE_LOG_FORMAT": "json"}
+    cli = Path(sys.executable).with_name("newswire")
+    cmd = [str(cli), *args]
+    return subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_dead_lettered_batch_is_replayed_through_the_worker(
+    celery_worker_proc: CeleryWorker,
+) -> None:
+    client = redis.Redis.from_url(celery_worker_proc.redis_url)
+    client.delete("newswire:dlq")
+    batch = payload(3, "dlq")
+    fields = {"type": "batch.failed", "error": "gave up after 10 retries: Redis down",
+              "payload": json.dumps(batch), "at": NOW.isoformat()}  # fmt: skip
+    entry = client.xadd("newswire:dlq", fields).decode()
+    listed = _newswire(celery_worker_proc.redis_url, "dlq", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"id": entry, "type": "batch.failed", "error": fields["error"], "at": fields["at"],
+         "articles": 3, "replayable": True, "problem": ""}
+    ]  # fmt: skip
+    replay = _newswire(celery_worker_proc.redis_url, "dlq", "replay", entry)
+    assert replay.returncode == 0, replay.stderr
+    assert "replayed 1 entries (3 articles)" in replay.stdout
+    assert client.xlen("newswire:dlq") == 0
+    ids = {a["id"] for a in batch}  # published, or recorded as a copy of an earlier test's story
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        streams = ("newswire:articles", "newswire:duplicates")
+        handled = {f[b"id"].decode() for s in streams for _, f in client.xrange(s)}
+        if ids <= handled:
+            break
+        time.sleep(0.2)
+    assert ids <= handled
+    missing = _newswire(celery_worker_proc.redis_url, "dlq", "replay", "1-1")
+    assert missing.returncode == 2 and "no DLQ entry 1-1" in missing.stderr
