@@ -64,7 +64,8 @@ class WorkerContext:
             {
                 "type": "batch.failed",
                 "error": error[:2000],
-                "payload": json.dumps(payload, default=str)[:100_000],
+                # never cut: a truncated payload cannot be replayed (the broker held it whole)
+                "payload": json.dumps(payload, default=str),
                 "at": datetime.now(UTC).isoformat(),
             },
             maxlen=self.settings.streams.maxlen_other,

@@ -55,15 +55,26 @@ def process_batch(self: Task[Any, Any], articles: list[dict[str, Any]]) -> dict[
         structlog.contextvars.unbind_contextvars("correlation_id", "task_id")
 
 
+def _valid_articles(articles: list[dict[str, Any]]) -> tuple[list[Article], int]:
+    """The batch's valid articles; invalid ones go to the DLQ (one entry) without sinking the
+    rest. Returns (valid articles, how many were rejected)."""
+    batch, rejected, errors = [], [], []
+    for item in articles:
+        try:
+            batch.append(Article.model_validate(item))
+        except ValidationError as exc:
+            rejected.append(item)
+            errors.append(str(exc))
+    if rejected:
+        worker_context().dead_letter(rejected, f"invalid article payload: {errors[0]}")
+        log.error("batch.rejected", error=errors[0][:500], rejected=len(rejected),
+                  size=len(articles))  # fmt: skip
+    return batch, len(rejected)
+
+
 def _process(articles: list[dict[str, Any]]) -> dict[str, object]:
     ctx = worker_context()
-    try:
-        batch = [Article.model_validate(item) for item in articles]
-    except ValidationError as exc:
-        ctx.dead_letter(articles, f"invalid article payload: {exc}")
-        log.error("batch.rejected", error=str(exc)[:500], size=len(articles))
-        return {"published": 0, "duplicates": 0, "replayed": 0, "near_duplicates": 0,
-                "updated": 0, "topics": {}, "rejected": 1}  # fmt: skip
+    batch, rejected = _valid_articles(articles)
     report = run_pipeline(
         batch,
         classifier=ctx.topics.classifier(),
@@ -74,7 +85,7 @@ def _process(articles: list[dict[str, Any]]) -> dict[str, object]:
     _observe(report)
     if report.unsettled:  # settled articles are logged; a retry replays them harmlessly
         raise PublishError(f"{report.unsettled} articles kept racing other workers: retrying")
-    return report.as_dict()
+    return {**report.as_dict(), "rejected": rejected}
 
 
 def _observe(report: BatchReport) -> None:

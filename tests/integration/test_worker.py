@@ -75,6 +75,17 @@ def test_malformed_payload_goes_to_the_dlq(celery_worker_proc: CeleryWorker) -> 
     assert b"invalid article payload" in fields[b"error"]
 
 
+def test_one_malformed_article_does_not_sink_its_batch(celery_worker_proc: CeleryWorker) -> None:
+    client = redis.Redis.from_url(celery_worker_proc.redis_url)
+    bad = {"title": "no id, no url"}
+    good = payload(2, "mixed", offset=7)
+    result = process_batch.apply_async(args=[[good[0], bad, good[1]]]).get(timeout=60)
+    assert result["rejected"] == 1
+    assert result["published"] + result["near_duplicates"] + result["duplicates"] == 2
+    ((_, fields),) = client.xrevrange("newswire:dlq", count=1)
+    assert json.loads(fields[b"payload"]) == [bad]
+
+
 def _newswire(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NEWSWIRE_REDIS_URL": redis_url, "NEWSWIRE_LOG_FORMAT": "json"}
     cli = Path(sys.executable).with_name("newswire")
