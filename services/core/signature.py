@@ -1,6 +1,7 @@
-"""Near-duplicate fingerprints: MinHash of shingles, title and rare-stem sets, LSH band keys.
+"""Near-duplicate fingerprints: MinHash of shingles, title and name sets, rarity-weighted
+title + lede terms, LSH band keys, and the pair measures :func:`decide` and the pair model use.
 
-:class:`Signature` is compact: the worker keeps one ~200-byte blob (``to_bytes``) per article.
+:class:`Signature` is compact: the worker keeps one ~260-byte blob (``to_bytes``) per article.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _HEADER_V1 = struct.Struct("<BBHIQQIBBBB")
 _HEADER_V2 = struct.Struct("<BBHIQQIBBBBHBB")
 _HEADER = struct.Struct("<BBHIQQIBBBBHB")
 _MAX_TERMS = 24
-_RARE = 15  # term weight (tenths) from which a stem counts as rare: rule ``stems``, pair keys
+_RARE = 15  # term weight (tenths) from which a stem counts as rare: companion rule, pair keys
 TITLE_TERM, _WEIGHT = 0x80, 0x7F
 _MIN_MASK = (1 << MIN_BITS) - 1
 _NEWS_COMMON_WEIGHT = 1.0  # cap for words common in news (``_COMMON_WORDS``)
