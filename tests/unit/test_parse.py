@@ -28,3 +28,24 @@ def test_a_gzip_bomb_body_is_refused() -> None:
 def test_not_a_feed_is_a_parse_error() -> None:
     with pytest.raises(ParseError):
         parse_feed(b"\x00\x01 definitely not xml")
+
+
+ATOM_WITH_BASES = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://news.example/world/">
+  <title>t</title>
+  <entry xml:base="africa/"><title>a</title><id>urn:a</id><link href="story-1"/></entry>
+  <entry><title>b</title><id>urn:b</id><link href="story-2"/></entry>
+  <entry xml:base="javascript:alert(1)//"><title>c</title><id>urn:c</id>
+    <link href="story-3"/></entry>
+</feed>"""
+
+
+def test_nested_xml_base_resolves_per_entry_and_stays_safe() -> None:
+    links = [e.link for e in parse_feed(ATOM_WITH_BASES).entries]
+    assert links == [
+        "https://news.example/world/africa/story-1",
+        "https://news.example/world/story-2",
+        "https://news.example/world/story-3",  # an unsafe xml:base is ignored
+    ]
+    again = [e.link for e in parse_feed(ATOM_WITH_BASES).entries]  # memoised resolution
+    assert again == links
