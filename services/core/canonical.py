@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 # Exact tracking parameter names (compared lower-cased). Sources: the issue's list (BBC
@@ -107,6 +108,7 @@ def _keep_param(name: str, value: str) -> bool:
     return not is_tracking_param(name)
 
 
+@lru_cache(maxsize=4096)  # one document's links are canonicalised three times (ids, GUIDs, links)
 def canonicalize_url(url: str) -> str:
     """Lower-case scheme/host, drop default port, fragment and tracking params, sort query.
 
