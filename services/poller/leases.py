@@ -116,25 +116,6 @@ class Leases:
         ok = self._client.set(self.key(name), token, nx=True, px=self.ttl_ms)
         return token if ok else None
 
-    def claim(
-        self,
-        name: str,
-        *,
-        url: str,
-        only_if_due: bool,
-        now: float,
-        keys: list[str],
-        slot_args: list[int],
-    ) -> Claim:
-        """One round trip: lease `name`, check due/retired, read state, try a host slot.
-
-        `keys`: schedule zset, retired hash, state hash, host slots, host next-start.
-        """
-        call = self.claim_call(
-            name, url=url, only_if_due=only_if_due, now=now, keys=keys, slot_args=slot_args
-        )
-        return call.result(self._claim(keys=call.keys, args=call.args))
-
     def claim_call(
         self,
         name: str,
@@ -145,7 +126,9 @@ class Leases:
         keys: list[str],
         slot_args: list[int],
     ) -> ClaimCall:
-        """The claim script's call, to send now or with others (see `claim`)."""
+        """The claim script's call (lease `name`, check due/retired, read state, try a host
+        slot), to send alone or pipelined with others. `keys`: schedule zset, retired hash,
+        state hash, host slots, host next-start."""
         token, slot = f"{self.owner}:{secrets.token_hex(6)}", secrets.token_hex(8)
         args: list[Any] = [token, self.ttl_ms, name, url, int(only_if_due), repr(now), slot]
         return ClaimCall(self._claim, [self.key(name), *keys], [*args, *slot_args], token, slot)
