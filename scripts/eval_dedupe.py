@@ -478,10 +478,10 @@ def _labelled(a: Rec, b: Rec, label: str) -> Pair:
 
 
 Stats = dict[tuple[str, str], list[int]]  # (split, category) -> [tp, fn, fp, tn, cand, dec, dfp]
-_IDENTITY = ("url", "content_hash")  # methods the worker applies through exact identity keys
+IDENTITY_METHODS = ("url", "content_hash")  # methods the worker applies through exact identity keys
 
 
-class _Sigs:
+class Signatures:
     """Signatures and band keys of pair sides, computed once per (id, has link)."""
 
     def __init__(self) -> None:
@@ -502,12 +502,12 @@ def score(pairs: list[Pair]) -> tuple[Stats, list[tuple[Pair, str]]]:
     positives ``decide`` alone accepts (dec) and negatives ``decide`` alone accepts (dfp)."""
     stats: Stats = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0])
     errors = []
-    sigs = _Sigs()
+    sigs = Signatures()
     for p in pairs:
         (sa, ka), (sb, kb) = sigs(p.a), sigs(p.b)
         d = decide(sa, sb)
         shared = bool(ka & kb)
-        caught = d.duplicate and (shared or d.method in _IDENTITY)
+        caught = d.duplicate and (shared or d.method in IDENTITY_METHODS)
         idx = (0 if caught else 1) if p.positive else (2 if caught else 3)
         s = stats[(p.split, p.category)]
         s[idx] += 1
@@ -515,7 +515,7 @@ def score(pairs: list[Pair]) -> tuple[Stats, list[tuple[Pair, str]]]:
         s[5] += d.duplicate and p.positive
         s[6] += d.duplicate and not p.positive
         if idx in (1, 2):
-            why = "" if shared or d.method in _IDENTITY else " (no shared band key)"
+            why = "" if shared or d.method in IDENTITY_METHODS else " (no shared band key)"
             errors.append((p, f"{d.method} {d.score:.2f}{why}"))
     return stats, errors
 

@@ -27,25 +27,32 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from eval_dedupe import CAPTURES, Pair, build_pairs, load_capture, load_items  # noqa: E402
+from eval_dedupe import (  # noqa: E402
+    CAPTURES,
+    IDENTITY_METHODS,
+    Pair,
+    Signatures,
+    build_pairs,
+    load_capture,
+    load_items,
+)
 
 from services.core.classify_model import fit_logreg, sigmoid  # noqa: E402
-from services.core.dedupe import decide_by_rules, lsh_band_keys, model_eligible  # noqa: E402
-from services.core.dedupe import signature_of as sig_of  # noqa: E402
+from services.core.dedupe import decide_by_rules, model_eligible  # noqa: E402
 from services.core.dedupe_model import MODEL_PATH, PairModel, pair_features  # noqa: E402
 
 HARD = {"later_development", "same_event_diff_story"}
-_IDENTITY = ("url", "content_hash")
 
 
 def rows(pairs: list[Pair]) -> list[tuple[Pair, bool, list[float] | None]]:
     """(pair, caught by the rules end to end, model features when the model would see it)."""
     out = []
+    sigs = Signatures()
     for p in pairs:
-        sa, sb = sig_of(p.a.item), sig_of(p.b.item)
-        shared = bool(set(lsh_band_keys(sa)) & set(lsh_band_keys(sb)))
+        (sa, ka), (sb, kb) = sigs(p.a), sigs(p.b)
+        shared = bool(ka & kb)
         rules = decide_by_rules(sa, sb)
-        caught = rules.duplicate and (shared or rules.method in _IDENTITY)
+        caught = rules.duplicate and (shared or rules.method in IDENTITY_METHODS)
         eligible = shared and model_eligible(sa, sb, rules)
         out.append((p, caught, pair_features(sa, sb) if eligible else None))
     return out
