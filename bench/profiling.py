@@ -29,7 +29,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("json (kombu / celery payloads)", ("json/", "kombu/utils/json")),
     ("celery / kombu machinery", ("celery/", "kombu/", "billiard/")),
     ("redis client I/O", ("redis/",)),
-    ("HTTP fetch (httpx / anyio)", ("httpx/", "httpcore/", "anyio/", "h11/")),
+    ("HTTP fetch (aiohttp)", ("aiohttp/", "yarl/", "multidict/", "aiohappyeyeballs/")),
     ("logging (structlog)", ("structlog/", "logging/")),
     ("asyncio / selectors", ("asyncio/", "selectors.py")),
     ("process pool pickling", ("concurrent/futures", "multiprocessing/", "pickle")),

@@ -1,6 +1,6 @@
 """structlog set-up: JSON lines when not on a TTY (containers), a readable console on a TTY.
 
-Standard-library records (Celery, httpx) go through the same processors, so every line
+Standard-library records (Celery, aiohttp) go through the same processors, so every line
 has one format. Secrets in URLs (passwords) are masked.
 """
 
@@ -62,5 +62,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "kombu", "amqp"):
+    for noisy in ("aiohttp", "kombu", "amqp"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import aiohttp
 import orjson
 import redis
 import structlog
 
-from services.adapters.fetcher import GuardedTransport
+from services.adapters.fetcher import checked_url
 from services.adapters.keys import Keys
+from services.adapters.netguard import guarded_connector
+from services.core.errors import FetchError
 from services.httpserver import BackgroundHTTPServer, QuietHandler
 
 log = structlog.get_logger("newswire.websub")
@@ -154,21 +156,31 @@ class WebSubSubscriber:
         allow_private_networks: bool = False,
         user_agent: str = "newswire",
         timeout_s: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.store = WebSubStore(client, keys)
         self.callback_base_url = callback_base_url.rstrip("/")
         self.lease_s = lease_s
-        self._http = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private_networks),
-            timeout=timeout_s,
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": user_agent},
-        )
+        self._allow_private = allow_private_networks
+        self._user_agent = user_agent
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """The guarded HTTP session, created on first use inside the running event loop."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=guarded_connector(allow_private=self._allow_private),
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                headers={"User-Agent": self._user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def callback_url(self, fid: str) -> str:
         return f"{self.callback_base_url}/websub/{fid}"
@@ -209,16 +221,17 @@ class WebSubSubscriber:
             "hub.lease_seconds": str(self.lease_s),
         }
         try:
-            response = await self._http.post(hub, data=form)
-        except (httpx.HTTPError, OSError) as exc:
-            self.store.put(fid, status="failed", reason=str(exc)[:300])
-            log.warning("websub.subscribe_failed", feed_id=fid, hub=hub, error=str(exc)[:300])
+            url = checked_url(hub, allow_private=self._allow_private)  # literal IPs skip DNS
+            async with self._http().post(url, data=form, allow_redirects=False) as response:
+                answered = response.status
+        except (aiohttp.ClientError, FetchError, OSError, TimeoutError) as exc:
+            reason = str(exc)[:300] or type(exc).__name__
+            self.store.put(fid, status="failed", reason=reason)
+            log.warning("websub.subscribe_failed", feed_id=fid, hub=hub, error=reason)
             return False
-        if not 200 <= response.status_code < 300:
-            self.store.put(fid, status="failed", reason=f"hub answered HTTP {response.status_code}")
-            log.warning(
-                "websub.subscribe_refused", feed_id=fid, hub=hub, status=response.status_code
-            )
+        if not 200 <= answered < 300:
+            self.store.put(fid, status="failed", reason=f"hub answered HTTP {answered}")
+            log.warning("websub.subscribe_refused", feed_id=fid, hub=hub, status=answered)
             return False
         log.info("websub.subscribe_requested", feed_id=fid, hub=hub, topic=topic)
         return True

@@ -2,20 +2,23 @@
 
 Checked twice: on the URL (scheme allow-list, literal addresses in any spelling,
 `localhost` names) and again at connect time on every resolved address, inside the
-HTTP client's network backend. The address connected to is the address validated:
-names are resolved once per connection and the socket is opened to that IP, so DNS
+HTTP client's resolver (aiohttp connects to exactly the addresses its resolver returns).
+The address connected to is the address validated: a name is resolved once, every
+address it resolves to must pass, and the socket is opened to those IPs, so DNS
 rebinding cannot slip a private address in between check and use. TLS SNI and
-certificate checks still use the host name (httpcore does the TLS on our socket).
+certificate checks still use the host name. Literal IPs never reach the resolver:
+they are checked on the URL (aiohttp also refuses non-canonical IPv4 spellings).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-import anyio
-import httpcore
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.core.errors import FetchRefused, TransientFetchError
 
@@ -24,9 +27,6 @@ ALLOW_HINT = "set NEWSWIRE_FETCH_ALLOW_PRIVATE_NETWORKS=true to allow private ne
 
 IPAddress = IPv4Address | IPv6Address
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
 
 # Cloud metadata endpoints: refused even when private networks are allowed.
 _METADATA = frozenset(
@@ -192,7 +192,7 @@ def _refuse_address(ip: IPAddress, url: str, *, allow_private: bool) -> None:
 async def system_resolver(host: str, port: int) -> Sequence[str]:
     """All addresses of `host` from the system resolver (getaddrinfo), in preference order."""
     try:
-        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise TransientFetchError(
             f"DNS lookup of '{host}' failed: {exc}; check the feed's host name",
@@ -201,53 +201,45 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore network backend that resolves, validates and connects to the validated IP."""
+class GuardedResolver(AbstractResolver):
+    """aiohttp resolver that refuses a name if any address it resolves to is not allowed."""
 
     def __init__(
-        self,
-        *,
-        allow_private: bool,
-        resolver: Resolver | None = None,
-        inner: httpcore.AsyncNetworkBackend | None = None,
+        self, *, allow_private: bool, resolver: Resolver | None = None, timeout_s: float = 10.0
     ) -> None:
         self._allow_private = allow_private
         self._resolver = resolver or system_resolver
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._timeout_s = timeout_s
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Open a TCP connection to a validated address of `host` (every address must pass)."""
-        addresses = await self.resolve_checked(host, port, timeout)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None  # resolve_checked never returns an empty list
-        raise error
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The validated addresses of `host` (aiohttp connects to these and nothing else)."""
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in await self.resolve_checked(host, port)
+        ]
 
-    async def resolve_checked(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
+    async def resolve_checked(self, host: str, port: int) -> list[IPAddress]:
         """Resolve `host` once and refuse it if any of its addresses is not allowed."""
         literal = parse_ip_literal(host)
         if literal is not None:
             found: Sequence[str] = [str(literal)]
         else:
             try:
-                with anyio.fail_after(timeout):
+                async with asyncio.timeout(self._timeout_s):
                     found = await self._resolver(host, port)
             except TimeoutError:
                 raise TransientFetchError(
-                    f"DNS lookup of '{host}' timed out after {timeout}s; check the resolver",
+                    f"DNS lookup of '{host}' timed out after {self._timeout_s}s; "
+                    "check the resolver",
                     error_class="dns",
                 ) from None
         addresses = [ip_address(a) for a in found]
@@ -259,14 +251,18 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             _refuse_address(address, f"{host}:{port}", allow_private=self._allow_private)
         return addresses
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """Unix sockets are never a feed's address."""
-        raise FetchRefused(f"refused unix socket {path}", error_class="refused_address")
+    async def close(self) -> None:
+        """Nothing to release."""
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+
+def guarded_connector(
+    *, allow_private: bool, resolver: Resolver | None = None, dns_timeout_s: float = 10.0
+) -> aiohttp.TCPConnector:
+    """A keep-alive connection pool whose every connection goes through `GuardedResolver`."""
+    return aiohttp.TCPConnector(
+        resolver=GuardedResolver(
+            allow_private=allow_private, resolver=resolver, timeout_s=dns_timeout_s
+        ),
+        limit=100,
+        keepalive_timeout=5.0,
+    )

@@ -1,1 +1,1 @@
-"""The pure core: one module per pipeline stage. Imports no redis, celery, httpx or config."""
+"""The pure core: one module per pipeline stage. Imports no redis, celery, HTTP client or config."""

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import brotli
 import feedparser
-import httpcore
 import pytest
 
 from services.adapters.fetcher import (
@@ -28,7 +27,7 @@ from services.adapters.fetcher import (
     RetryableFetchError,
     parse_retry_after,
 )
-from services.adapters.netguard import GuardedBackend, address_problem, parse_ip_literal
+from services.adapters.netguard import GuardedResolver, address_problem, parse_ip_literal
 from services.core.errors import FetchError, FetchRefused, PermanentFetchError
 from services.core.xmlguard import neutralise_doctype
 
@@ -419,34 +418,19 @@ def test_connection_goes_to_the_resolved_address_with_the_original_host(
     assert server.requests[-1][1]["Host"] == f"feed.test:{server.server_address[1]}"
 
 
-class RecordingBackend(httpcore.AsyncNetworkBackend):
-    """Inner backend that records the address asked for instead of connecting."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-
-    async def connect_tcp(self, host: str, port: int, *args: Any, **kw: Any) -> Any:
-        self.hosts.append(host)
-        raise httpcore.ConnectError("recorded, not connected")
-
-
 def test_dns_rebinding_cannot_swap_the_checked_address() -> None:
-    """Each connection resolves once and connects to exactly the address it validated."""
-    inner = RecordingBackend()
-    backend = GuardedBackend(
-        allow_private=False,
-        resolver=stub_resolver(["93.184.216.34"], ["127.0.0.1"]),
-        inner=inner,
+    """A name is resolved once per lookup and every answer is checked before use."""
+    resolver = GuardedResolver(
+        allow_private=False, resolver=stub_resolver(["93.184.216.34"], ["127.0.0.1"])
     )
 
-    async def connect_twice() -> None:
-        with pytest.raises(httpcore.ConnectError):
-            await backend.connect_tcp("rebind.test", 80, timeout=1.0)
+    async def resolve_twice() -> list[str]:
+        first = await resolver.resolve("rebind.test", 80)
         with pytest.raises(FetchRefused):
-            await backend.connect_tcp("rebind.test", 80, timeout=1.0)
+            await resolver.resolve("rebind.test", 80)
+        return [r["host"] for r in first]
 
-    asyncio.run(connect_twice())
-    assert inner.hosts == ["93.184.216.34"]
+    assert asyncio.run(resolve_twice()) == ["93.184.216.34"]
 
 
 # --- XXE against a real listener ---------------------------------------------------------

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-FORBIDDEN = ("redis", "celery", "httpx", "config", "kombu")
+FORBIDDEN = ("redis", "celery", "httpx", "aiohttp", "config", "kombu")
 
 
 def test_core_imports_no_framework() -> None:

@@ -1,47 +1,26 @@
-"""Redirect policy of the guarded fetcher (reliability catalogue S2), on httpx's MockTransport.
+"""Redirect policy of the guarded fetcher (reliability catalogue S2), on `redirect_target`.
 
 TLS needs certificates this machine cannot issue for a loopback test server, so the
-https→http downgrade rule is checked at the HTTP layer only.
+https→http downgrade rule is checked on the policy function the fetcher applies to every
+redirect; following redirects over real HTTP is tested in tests/integration/test_fetcher.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
+from yarl import URL
 
-from services.adapters.fetcher import Fetcher
-from services.core.errors import FetchRefused
-
-
-def redirecting_to(location: str) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/rss":
-            return httpx.Response(301, headers={"Location": location})
-        return httpx.Response(200, content=b"<rss/>")
-
-    return httpx.MockTransport(handler)
+from services.adapters.fetcher import redirect_target
+from services.core.errors import FetchRefused, PermanentFetchError
 
 
-def fetch(url: str, transport: httpx.MockTransport) -> None:
-    fetcher = Fetcher(
-        connect_timeout_s=2, timeout_s=5, max_body_bytes=1_000_000, max_redirects=5,
-        user_agent="newswire-test", allow_private_networks=False, transport=transport,
-    )  # fmt: skip
-
-    async def go() -> None:
-        try:
-            await fetcher.fetch(url)
-        finally:
-            await fetcher.aclose()
-
-    asyncio.run(go())
+def target(current: str, location: str | None) -> URL:
+    return redirect_target(URL(current), 301, location, allow_private=False)
 
 
 def test_https_to_http_downgrade_is_refused() -> None:
     with pytest.raises(FetchRefused) as info:
-        fetch("https://feeds.example/rss", redirecting_to("http://feeds.example/feed"))
+        target("https://feeds.example/rss", "http://feeds.example/feed")
     assert info.value.error_class == "refused_downgrade"
 
 
@@ -50,4 +29,19 @@ def test_https_to_http_downgrade_is_refused() -> None:
 )
 def test_redirects_to_other_schemes_or_metadata_are_refused(location: str) -> None:
     with pytest.raises(FetchRefused):
-        fetch("http://feeds.example/rss", redirecting_to(location))
+        target("http://feeds.example/rss", location)
+
+
+def test_relative_locations_resolve_against_the_current_url() -> None:
+    assert str(target("https://feeds.example/a/rss", "../feed?x=1")) == (
+        "https://feeds.example/feed?x=1"
+    )
+    assert str(target("http://feeds.example/rss", "https://cdn.example/f")) == (
+        "https://cdn.example/f"
+    )
+
+
+def test_a_redirect_without_location_is_a_permanent_error() -> None:
+    with pytest.raises(PermanentFetchError) as info:
+        target("https://feeds.example/rss", "  ")
+    assert info.value.error_class == "bad_redirect"
