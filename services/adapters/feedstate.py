@@ -7,7 +7,7 @@ release the lease and the host slot, and tell which article ids were already pub
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import redis
@@ -75,11 +75,21 @@ class FeedState:
     @classmethod
     def from_redis(cls, raw: dict[bytes, bytes]) -> FeedState:
         state = cls()
-        for f in fields(cls):
-            value = raw.get(f.name.encode())
+        for key, name, kind in _DECODERS:
+            value = raw.get(key)
             if value is not None:
-                setattr(state, f.name, type(getattr(state, f.name))(value.decode()))
+                setattr(state, name, kind(value.decode()))
         return state
+
+    def as_mapping(self) -> dict[str, Any]:
+        """Every field by name (all are flat scalars; `dataclasses.asdict` deep-copies)."""
+        return dict(vars(self))
+
+
+# (hash field, attribute, type) of every FeedState field, for from_redis
+_DECODERS: tuple[tuple[bytes, str, type], ...] = tuple(
+    (f.name.encode(), f.name, type(f.default)) for f in fields(FeedState)
+)
 
 
 class RedisFeedStore:
@@ -101,7 +111,7 @@ class RedisFeedStore:
 
     def save(self, feed_id: str, state: FeedState) -> None:
         pipe = self._client.pipeline(transaction=True)
-        pipe.hset(self._keys.feed_state(feed_id), mapping=asdict(state))
+        pipe.hset(self._keys.feed_state(feed_id), mapping=state.as_mapping())
         pipe.zadd(self._keys.schedule, {feed_id: state.next_poll_at})
         pipe.execute()
 
@@ -135,7 +145,7 @@ class RedisFeedStore:
         check_ids: Sequence[str] = (),
     ) -> tuple[list[str], list[str | int]]:
         """Keys and args of the `finish` script call."""
-        pairs = [item for kv in asdict(state).items() for item in (kv[0], str(kv[1]))]
+        pairs = [item for kv in state.as_mapping().items() for item in (kv[0], str(kv[1]))]
         identity = [self._keys.identity(f"id:{a}") for a in check_ids]
         keys = [self._keys.feed_state(feed_id), self._keys.schedule, held.lease_key or "-"]
         keys += [held.slot_key or "-", *identity]
@@ -159,7 +169,7 @@ class RedisFeedStore:
         """Drop a feed from the schedule (retired or moved); its state is kept when given."""
         pipe = self._client.pipeline(transaction=True)
         if state is not None:
-            pipe.hset(self._keys.feed_state(feed_id), mapping=asdict(state))
+            pipe.hset(self._keys.feed_state(feed_id), mapping=state.as_mapping())
         pipe.zrem(self._keys.schedule, feed_id)
         pipe.execute()
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Protocol
 
 import aiohttp
@@ -365,6 +366,18 @@ class Fetcher:
 
 def checked_url(url: str | URL, *, allow_private: bool) -> URL:
     """`url` parsed, with an allowed scheme and a host that is not a refused literal address."""
+    if isinstance(url, str):
+        return _checked_str(url, allow_private)
+    return _checked(url, allow_private)
+
+
+@lru_cache(maxsize=65536)
+def _checked_str(url: str, allow_private: bool) -> URL:
+    """Memoised for feed URLs, which are fetched again and again (a refusal is not cached)."""
+    return _checked(url, allow_private)
+
+
+def _checked(url: str | URL, allow_private: bool) -> URL:
     try:
         parsed = url if isinstance(url, URL) else URL(url)
         host = parsed.raw_host or ""

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -321,7 +321,9 @@ class Poller:
         assert self.registry is not None
         new_url, sightings = state.moved_to, state.moved_count
         self.registry.record_move(feed.url, new_url, sightings)
-        moved = FeedState(**{**asdict(state), "url": new_url, "moved_to": "", "moved_count": 0})
+        moved = FeedState(
+            **{**state.as_mapping(), "url": new_url, "moved_to": "", "moved_count": 0}
+        )
         self.store.save(feed_id(new_url), moved)
         state.next_poll_reason = f"moved to {new_url} after {sightings} permanent redirects"
         self.store.unschedule(feed.id, state)

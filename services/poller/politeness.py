@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +50,9 @@ class HostBusy(Exception):
     """No slot for the host within the wait budget; the feed is retried next tick."""
 
 
+@lru_cache(maxsize=65536)
 def host_of(url: str) -> str:
+    """The URL's host name, lower-cased (memoised: asked for every poll of every feed)."""
     return (urlsplit(url).hostname or "").lower()
 
 
