@@ -1,9 +1,11 @@
 import gzip
+import xml.sax
 
+import feedparser.api
 import pytest
 
 from services.core.errors import ParseError
-from services.core.parse import parse_feed
+from services.core.parse import _BufferedExpatReader, parse_feed
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <link>https://t.example/</link><item><title>One</title><link>/a/1</link><guid>g1</guid></item>
@@ -49,3 +51,37 @@ def test_nested_xml_base_resolves_per_entry_and_stays_safe() -> None:
     ]
     again = [e.link for e in parse_feed(ATOM_WITH_BASES).entries]  # memoised resolution
     assert again == links
+
+
+MULTILINE_TEXT = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title>Line one
+  &amp; line &#8220;two&#8221;</title>
+  <entry><id>urn:x</id><link href="https://news.example/x"/>
+    <title type="html">&lt;b&gt;Bold&lt;/b&gt;
+      and
+      more &amp;amp; more</title>
+    <summary>  first
+  second &lt; third  </summary>
+    <content type="xhtml">
+      <div xmlns="http://www.w3.org/1999/xhtml">
+        <p>para &amp; one</p>
+        text
+        <p>para two</p>
+      </div>
+    </content>
+  </entry>
+</feed>"""
+
+
+def test_text_split_over_lines_and_entities_parses_as_with_the_stock_sax_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffered = parse_feed(MULTILINE_TEXT)
+    assert isinstance(
+        xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS), _BufferedExpatReader
+    )
+    monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])  # stdlib expat reader
+    stock = parse_feed(MULTILINE_TEXT)
+    assert buffered == stock
+    assert buffered.entries[0].summary_html == "first\n  second < third"
