@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from functools import lru_cache
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -59,6 +60,7 @@ def plain_text(markup: str, limit: int = SUMMARY_MAX_CHARS) -> str:
     return _SPACE.sub(" ", text).strip()[:limit]
 
 
+@lru_cache(maxsize=4096)  # per entry: its link twice (shared links, normalise), the base once
 def absolute_http_url(link: str | None, base: str | None) -> str | None:
     """Resolve `link` against `base`; None unless the result is an absolute http(s) URL."""
     if not link:
