@@ -1,7 +1,10 @@
+import re
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
 
+from services.core import textnorm
 from services.core.models import FeedRef, RawEntry
 from services.core.normalise import absolute_http_url, normalise, plain_text
 
@@ -74,3 +77,24 @@ def test_content_html_is_sanitised() -> None:
     assert "script" not in article.content_html
     assert "onclick" not in article.content_html
     assert "javascript" not in article.content_html
+
+
+def _textnorm_reference(text: str) -> str:
+    """textnorm.normalise as first written (NFKC, translate, regex collapse): the oracle."""
+    table = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                           "\u2013": "-", "\u2014": "-"})  # fmt: skip
+    text = unicodedata.normalize("NFKC", text).translate(table)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def test_textnorm_normalise_matches_its_reference_on_every_code_point() -> None:
+    chars = [chr(c) for c in range(0x3001) if not 0xD800 <= c <= 0xDFFF]
+    samples = ["".join(chars[i : i + 97]) for i in range(0, len(chars), 97)]
+    samples += [
+        "  \u201cQuoted\u201d \u2013 ASCII\tand\u00a0NBSP\u2028line  ",
+        "\ufb01ne \u2460 \uff21 \u0130stanbul \x1c\x1dSep",
+        "plain ascii   text\n",
+        "",
+    ]
+    for text in samples:
+        assert textnorm.normalise(text) == _textnorm_reference(text), repr(text)
