@@ -23,15 +23,27 @@ _SPACE = re.compile(r"\s+")
 _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
+class _Enough(Exception):
+    """Stops the parse: the first `limit` characters of the plain text are known."""
+
+
 class _TextExtractor(HTMLParser):
-    """Collects text nodes; block tags become spaces. stdlib is enough for plain text."""
+    """Collects text nodes; block tags become spaces. stdlib is enough for plain text.
+
+    A long document stops being parsed as soon as its first `limit` characters of collapsed
+    text are known (`text` is then set): they cannot change whatever follows.
+    """
 
     _SKIP = frozenset({"script", "style", "template"})
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.text: str | None = None
         self._skipping = 0
+        self._limit = limit
+        self._size = 0  # characters of text collected
+        self._check_at = limit  # collapsing never lengthens text: no answer before this
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
@@ -46,6 +58,18 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
+            self._size += len(data)
+            if self._size >= self._check_at:
+                self._stop_if_known()
+
+    def _stop_if_known(self) -> None:
+        """Raise _Enough when the collapsed text so far already holds `limit` characters
+        before any trailing space: later text only extends it."""
+        text = _SPACE.sub(" ", "".join(self.parts)).lstrip()
+        if len(text.rstrip()) >= self._limit:
+            self.text = text[: self._limit]
+            raise _Enough
+        self._check_at = 2 * self._size  # doubling keeps the checks linear overall
 
 
 def plain_text(markup: str, limit: int = SUMMARY_MAX_CHARS) -> str:
@@ -53,9 +77,12 @@ def plain_text(markup: str, limit: int = SUMMARY_MAX_CHARS) -> str:
     if "<" not in markup:
         text = html.unescape(markup)
     else:
-        extractor = _TextExtractor()
-        extractor.feed(markup)
-        extractor.close()
+        extractor = _TextExtractor(limit)
+        try:
+            extractor.feed(markup)
+            extractor.close()
+        except _Enough:
+            return extractor.text or ""
         text = "".join(extractor.parts)
     return _SPACE.sub(" ", text).strip()[:limit]
 

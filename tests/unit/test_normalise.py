@@ -1,12 +1,25 @@
+import contextlib
+import html
+import random
 import re
 import unicodedata
 from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from services.core import textnorm
+from services.core.errors import ParseError
 from services.core.models import FeedRef, RawEntry
-from services.core.normalise import absolute_http_url, normalise, plain_text
+from services.core.normalise import (
+    SUMMARY_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    absolute_http_url,
+    normalise,
+    plain_text,
+)
+from services.core.parse import parse_feed
 
 FEED = FeedRef(id="f_1", url="https://news.example/feed.xml", title="Example")
 NOW = datetime(2021, 9, 12, tzinfo=UTC)
@@ -98,3 +111,64 @@ def test_textnorm_normalise_matches_its_reference_on_every_code_point() -> None:
     ]
     for text in samples:
         assert textnorm.normalise(text) == _textnorm_reference(text), repr(text)
+
+
+class _ReferenceExtractor(HTMLParser):
+    """plain_text's extractor before it learnt to stop early: the oracle."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.skipping += tag in ("script", "style", "template")
+        self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template") and self.skipping:
+            self.skipping -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _plain_text_reference(markup: str, limit: int) -> str:
+    if "<" not in markup:
+        return re.sub(r"\s+", " ", html.unescape(markup)).strip()[:limit]
+    extractor = _ReferenceExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    return re.sub(r"\s+", " ", "".join(extractor.parts)).strip()[:limit]
+
+
+# fmt: off
+_SOUP = ["<p>", "</p>", "<b class='x<y'>", "</b>", "<script>", "</script>", "<style>",
+         "</style >", "<template>", "</template>", "<!-- c -->", "<!--", "-->", "<br/>",
+         "<![CDATA[d]]>", "<!DOCTYPE x>", "<?pi?>", "&amp;", "&#8220;", "&#x41", "&nbsp",
+         "&", "<", ">", "</", " ", "  ", "\n", "\t", "\u00a0", "word", "é", "longerword"]
+# fmt: on
+
+
+def test_plain_text_stopping_early_matches_a_full_parse_on_tag_soup() -> None:
+    rng = random.Random(5)
+    for _ in range(4000):
+        markup = "<p>" + "".join(rng.choices(_SOUP, k=rng.randint(1, 80)))
+        limit = rng.randint(0, 60)
+        assert plain_text(markup, limit) == _plain_text_reference(markup, limit), (markup, limit)
+
+
+def test_plain_text_stopping_early_matches_a_full_parse_on_the_corpus(
+    corpus_feeds: Path,
+) -> None:
+    fields = []
+    for path in sorted(p for p in corpus_feeds.iterdir() if p.suffix != ".md"):
+        with contextlib.suppress(ParseError):
+            for entry in parse_feed(path.read_bytes()).entries:
+                fields += [entry.title, entry.summary_html, entry.content_html or ""]
+    assert len(fields) > 3000
+    for markup in fields:
+        for limit in (40, TITLE_MAX_CHARS, SUMMARY_MAX_CHARS):
+            assert plain_text(markup, limit) == _plain_text_reference(markup, limit)
