@@ -6,7 +6,7 @@ release the lease and the host slot, and tell which article ids were already pub
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -143,9 +143,17 @@ class RedisFeedStore:
         *,
         scheduled: bool = True,
         check_ids: Sequence[str] = (),
+        loaded: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], list[str | int]]:
-        """Keys and args of the `finish` script call."""
-        pairs = [item for kv in state.as_mapping().items() for item in (kv[0], str(kv[1]))]
+        """Keys and args of the `finish` script call.
+
+        With `loaded` (the state as read at claim time), only the fields that changed since
+        are written: a feed's hash is written by its lease holder only.
+        """
+        now = state.as_mapping()
+        if loaded is not None:
+            now = {k: v for k, v in now.items() if v != loaded.get(k)}
+        pairs = [item for kv in now.items() for item in (kv[0], str(kv[1]))]
         identity = [self._keys.identity(f"id:{a}") for a in check_ids]
         keys = [self._keys.feed_state(feed_id), self._keys.schedule, held.lease_key or "-"]
         keys += [held.slot_key or "-", *identity]

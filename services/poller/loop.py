@@ -14,7 +14,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,12 +165,13 @@ class Poller:
 
     async def _leased(self, feed: FeedSource, state: FeedState, held: Held) -> FeedOutcome:
         started = time.monotonic()
+        loaded = state.as_mapping()  # finish writes back only what changed
         # one id per fetch, carried to the workers in the task headers (see runner.enqueue)
         correlation_id = uuid.uuid4().hex[:16]
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         try:
             outcome, articles = await self._guarded_poll(feed, state)
-            await self._after(feed, state, outcome, held, articles, correlation_id)
+            await self._after(feed, state, outcome, held, articles, correlation_id, loaded)
             duration_s = time.monotonic() - started
             self._log(outcome, duration_s)
         finally:
@@ -280,6 +281,7 @@ class Poller:
         held: Held,
         articles: Sequence[Article],
         correlation_id: str,
+        loaded: Mapping[str, Any],
     ) -> None:
         """State, schedule, release and the already-published check: one (shared) script call."""
         now = time.time()
@@ -298,7 +300,7 @@ class Poller:
         state.next_poll_at, state.next_poll_reason = now + delay, reason
         outcome.next_poll_in_s, outcome.next_poll_reason = delay, reason
         ids = [a.id for a in articles]
-        keys, args = self.store.finish_args(feed.id, state, held, check_ids=ids)
+        keys, args = self.store.finish_args(feed.id, state, held, check_ids=ids, loaded=loaded)
         seen = published_of(ids, await self._redis.call(self.store.finish_script, keys, args))
         fresh = [a for a in articles if a.id not in seen]
         outcome.new = len(fresh)

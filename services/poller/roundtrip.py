@@ -2,6 +2,9 @@
 
 The poller's claim (before a fetch) and finish (after it) are one Lua call each per feed;
 with many feeds in flight, those issued in the same turn of the loop go out together.
+Calls go out as EVALSHA: redis-py's pipelined `Script` call would first ask SCRIPT EXISTS
+in a round trip of its own on every flush. Each script is loaded once, on first use; if
+the server lost it since (restarted, flushed), it is loaded again and its calls re-sent.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from typing import Any
 
 import redis
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+Call = tuple[Script, list[Any], list[Any], "asyncio.Future[Any]"]
 
 
 class Coalescer:
@@ -18,7 +24,8 @@ class Coalescer:
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self._queue: list[tuple[Script, list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._queue: list[Call] = []
+        self._loaded: set[str] = set()
 
     async def call(self, script: Script, keys: list[Any], args: list[Any]) -> Any:
         """`script(keys, args)`, sent with every other call queued in this turn."""
@@ -31,11 +38,15 @@ class Coalescer:
 
     def _flush(self) -> None:
         queue, self._queue = self._queue, []
-        pipe = self._client.pipeline(transaction=False)
-        for script, keys, args, _ in queue:
-            script(keys=keys, args=args, client=pipe)
         try:
-            replies = pipe.execute(raise_on_error=False)
+            self._load({c[0] for c in queue if c[0].sha not in self._loaded})
+            replies = self._send(queue)
+            missing = {c[0] for c, r in zip(queue, replies, strict=True) if _no_script(r)}
+            if missing:
+                self._load(missing)
+                retry = [c for c, r in zip(queue, replies, strict=True) if _no_script(r)]
+                again = iter(self._send(retry))
+                replies = [next(again) if _no_script(r) else r for r in replies]
         except Exception as exc:  # the connection failed: every caller sees it
             for *_, future in queue:
                 if not future.done():
@@ -48,3 +59,18 @@ class Coalescer:
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+    def _load(self, scripts: set[Script]) -> None:
+        for script in scripts:
+            script.sha = self._client.script_load(script.script)
+            self._loaded.add(script.sha)
+
+    def _send(self, calls: list[Call]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for script, keys, args, _ in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return list(pipe.execute(raise_on_error=False))
+
+
+def _no_script(reply: Any) -> bool:
+    return isinstance(reply, NoScriptError)

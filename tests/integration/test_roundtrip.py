@@ -54,3 +54,16 @@ def test_a_failing_call_fails_only_its_caller(client: CountingClient) -> None:
     ok, failed = asyncio.run(main())
     assert ok == [b"a", b"1"]
     assert isinstance(failed, redis.ResponseError) and "refused x" in str(failed)
+
+
+def test_a_script_the_server_lost_is_loaded_again(client: CountingClient) -> None:
+    echo = client.register_script(ECHO)
+    coalescer = Coalescer(client)
+
+    async def turn(i: int) -> Any:
+        return await coalescer.call(echo, ["k"], [i])
+
+    assert asyncio.run(turn(1)) == [b"k", b"1"]
+    client.script_flush()  # as after a server restart
+    assert asyncio.run(turn(2)) == [b"k", b"2"]
+    assert CountingClient.pipelines == 3  # the second turn: NOSCRIPT, load, sent again
