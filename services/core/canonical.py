@@ -48,6 +48,11 @@ _GOOGLE_HOST = re.compile(r"^(?:www\.)?google\.[a-z.]+$")
 _AMP_CACHE = re.compile(r"^/[cvi]/(?:s/)?(.+)$")
 _AMP_QUERY = frozenset({"amp", "amp_js_v", "usqp", "amp_gsa", "amp_tf"})
 _MAX_UNWRAP = 3
+_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_SLASHES = re.compile(r"/{2,}")
+_AMP_HTML = re.compile(r"\.amp\.html?$")
+_AMP_PREFIX = re.compile(r"^/amp(?=/.)")
+_AMP_SUFFIX = re.compile(r"/amp/?$")
 
 
 def is_tracking_param(name: str) -> bool:
@@ -91,11 +96,15 @@ def _canonical_host(hostname: str) -> str:
 
 
 def _canonical_path(path: str) -> str:
-    path = re.sub(r"%[0-9a-fA-F]{2}", lambda m: m.group(0).upper(), path or "/")
-    path = re.sub(r"/{2,}", "/", path)
-    path = re.sub(r"\.amp\.html?$", ".html", path)
-    path = re.sub(r"^/amp(?=/.)", "", path)
-    path = re.sub(r"/amp/?$", "/", path)
+    path = path or "/"
+    if "%" in path:  # the substring tests skip rewrites that cannot apply (most paths)
+        path = _PERCENT_ESCAPE.sub(lambda m: m.group(0).upper(), path)
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if "amp" in path:
+        path = _AMP_HTML.sub(".html", path)
+        path = _AMP_PREFIX.sub("", path)
+        path = _AMP_SUFFIX.sub("/", path)
     if len(path) > 1:
         path = path.rstrip("/") or "/"
     return path
