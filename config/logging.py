@@ -11,6 +11,7 @@ import re
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 _SECRET_IN_URL = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]+@")
@@ -28,6 +29,11 @@ def _redact_processor(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _orjson_text(obj: Any, default: Any = None, **_: Any) -> str:
+    """structlog's JSON serializer hook on orjson (one line per poll: the stdlib json is slow)."""
+    return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
@@ -38,7 +44,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         _redact_processor,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
         if json_lines
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
