@@ -85,3 +85,15 @@ def test_text_split_over_lines_and_entities_parses_as_with_the_stock_sax_reader(
     stock = parse_feed(MULTILINE_TEXT)
     assert buffered == stock
     assert buffered.entries[0].summary_html == "first\n  second < third"
+
+
+def test_entry_fields_and_feedparsers_updated_fallback() -> None:
+    rss = b"""<rss version="2.0"><channel><title>t</title><item><title>a</title>
+    <link>https://news.example/a</link><guid>g-1</guid><author>x@y (Ann)</author>
+    <category>World</category><category></category>
+    <pubDate>Mon, 13 Sep 2021 10:00:00 GMT</pubDate></item></channel></rss>"""
+    (entry,) = parse_feed(rss).entries
+    assert (entry.guid, entry.link) == ("g-1", "https://news.example/a")
+    assert entry.categories == ("World",)
+    assert entry.published_at is not None
+    assert entry.updated_at == entry.published_at  # feedparser: no <updated>, use published
