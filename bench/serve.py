@@ -1,11 +1,13 @@
-"""Feed server subprocess: build the scaled documents and serve them with FeedServer.
+"""Feed server subprocess: build the scaled documents and serve them (bench/feedserver.py).
 
-Run as `python bench/serve.py SPEC_JSON`; prints one JSON line {"port": N} when ready and
-serves until its stdin is closed (so it dies with the benchmark).
+Run as `python bench/serve.py SPEC_JSON`; prints one JSON line {"port": N, "documents": n}
+when ready and serves until its stdin is closed (so it dies with the benchmark).
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import sys
 from pathlib import Path
@@ -13,8 +15,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
 from corpus import Document, load_corpus, scaled, small  # noqa: E402
-
-from services.demo.server import FeedServer  # noqa: E402
+from feedserver import FeedApp  # noqa: E402
 
 
 def documents(spec: dict[str, list[int]]) -> dict[str, Document]:
@@ -26,14 +27,21 @@ def documents(spec: dict[str, list[int]]) -> dict[str, Document]:
     return out
 
 
-def main() -> None:
-    spec = json.loads(sys.argv[1])
+async def serve(spec: dict[str, list[int]]) -> None:
     docs = documents(spec)
-    server = FeedServer({path: doc.body for path, doc in docs.items()})
-    server.request_queue_size = 256
-    with server:
-        print(json.dumps({"port": server.server_address[1], "documents": len(docs)}), flush=True)
-        sys.stdin.read()
+    app = FeedApp({path: doc.body for path, doc in docs.items()})
+    del docs
+    gc.freeze()  # the documents live until exit: keep them out of the collector's scans
+    port = await app.start()
+    print(json.dumps({"port": port, "documents": len(app.documents)}), flush=True)
+    try:
+        await asyncio.to_thread(sys.stdin.read)
+    finally:
+        await app.stop()
+
+
+def main() -> None:
+    asyncio.run(serve(json.loads(sys.argv[1])))
 
 
 if __name__ == "__main__":
