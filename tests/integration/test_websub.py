@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import socket
 import threading
 import time
 import urllib.error
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 import redis
+from structlog.testing import capture_logs
 
 from services.core.models import FeedSource
 from services.websub import CallbackServer, WebSubStore, WebSubSubscriber, signature_ok
@@ -34,10 +36,13 @@ class HubHandler(BaseHTTPRequestHandler):
             ).items()
         }
         self.server.requests.append(form)
-        self.send_response(202)
+        self.server.user_agents.append(self.headers.get("User-Agent", ""))
+        self.send_response(self.server.answer)
+        self.send_header("Location", self.server.url)  # followed only by a careless client
         self.send_header("Content-Length", "0")
         self.end_headers()
-        threading.Thread(target=self.server.verify, args=(form,), daemon=True).start()
+        if self.server.answer == 202:
+            threading.Thread(target=self.server.verify, args=(form,), daemon=True).start()
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -52,6 +57,8 @@ class FakeHub(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), HubHandler)
         self.lease_s = lease_s
         self.requests: list[dict[str, str]] = []
+        self.user_agents: list[str] = []
+        self.answer = 202  # HTTP status of the subscription request's answer
         self.verified: list[tuple[int, str, str]] = []  # (status, challenge, echoed)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -220,3 +227,65 @@ def test_callback_refuses_unknown_and_oversized(
         urllib.request.urlopen(request, timeout=5)
     assert inactive.value.code == 410
     assert WebSubStore(redis_client, KEYS).drain(10) == []
+
+
+def test_subscribe_failures_are_recorded(
+    hub: FakeHub, callback: CallbackServer, redis_client: redis.Redis
+) -> None:
+    """Refusals, redirects, unreachable hubs and private hubs leave a `failed` record."""
+    store = WebSubStore(redis_client, KEYS)
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    closed = f"http://127.0.0.1:{free.getsockname()[1]}/"
+    free.close()
+
+    def subscriber(allow_private: bool) -> WebSubSubscriber:
+        return WebSubSubscriber(
+            redis_client,
+            KEYS,
+            callback_base_url=callback.base_url,
+            allow_private_networks=allow_private,
+            user_agent="nw-test/1",
+        )
+
+    async def attempt(fid: str, url: str, *, allow_private: bool = True) -> bool:
+        sub = subscriber(allow_private)
+        try:
+            return await sub.subscribe(fid, "https://a.example/rss", url, "https://a.example/rss")
+        finally:
+            await sub.aclose()
+
+    async def scenario() -> list[tuple[str, bool, dict[str, str]]]:
+        out = []
+        for fid, answer, url, allow_private in [
+            ("f_ok", 202, hub.url, True),
+            ("f_500", 500, hub.url, True),
+            ("f_307", 307, hub.url, True),
+            ("f_closed", 202, closed, True),
+            ("f_private", 202, hub.url, False),
+        ]:
+            hub.answer = answer
+            out.append((fid, await attempt(fid, url, allow_private=allow_private), store.get(fid)))
+        return out
+
+    with capture_logs() as logs:
+        results = asyncio.run(scenario())
+    ok, refused, redirected, unreachable, private = results
+    assert ok[1] and "reason" not in ok[2] and hub.user_agents[0] == "nw-test/1"
+    assert not refused[1] and refused[2]["reason"] == "hub answered HTTP 500"
+    assert not redirected[1] and redirected[2]["reason"] == "hub answered HTTP 307"
+    assert len(hub.requests) == 3  # the redirect was not followed; no request left the guard
+    assert not unreachable[1] and unreachable[2]["status"] == "failed"
+    assert unreachable[2]["reason"]
+    assert not private[1] and private[2]["status"] == "failed"
+    assert "refused" in private[2]["reason"] and "127.0.0.1" in private[2]["reason"]
+    events = [
+        (e["event"], e["feed_id"]) for e in logs if e["event"].startswith("websub.subscribe_")
+    ]
+    assert events == [
+        ("websub.subscribe_requested", "f_ok"),
+        ("websub.subscribe_refused", "f_500"),
+        ("websub.subscribe_refused", "f_307"),
+        ("websub.subscribe_failed", "f_closed"),
+        ("websub.subscribe_failed", "f_private"),
+    ]
