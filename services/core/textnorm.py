@@ -17,6 +17,10 @@ _BOILERPLATE = re.compile(
     r"|continue reading|the post .{0,200} appeared first on)[^.\n]*[.\n]?",
     re.IGNORECASE,
 )
+_BOILERPLATE_LEADS = ("follow us on", "sign up for", "read more", "click here", "copyright",
+                      "all rights reserved", "continue reading", "the post ")  # fmt: skip
+# The non-ASCII characters that `re.IGNORECASE` matches to a letter of those phrases.
+_ODD_CASES = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
 
 STOPWORDS = frozenset(
     [
@@ -122,7 +126,20 @@ def normalise(text: str) -> str:
 
 def strip_boilerplate(text: str) -> str:
     """Drop feed boilerplate sentences (follow us, read more, copyright, ...)."""
+    if not _may_hold_boilerplate(text):  # most texts: skip the slow case-insensitive scan
+        return text
     return _BOILERPLATE.sub(" ", text)
+
+
+def _may_hold_boilerplate(text: str) -> bool:
+    """False only when `_BOILERPLATE` cannot match: no phrase it starts with is in `text`,
+    compared as its IGNORECASE does (ASCII case, plus the four letters in `_ODD_CASES`)."""
+    if not text.isascii():
+        for odd, letter in _ODD_CASES:
+            if odd in text:
+                text = text.replace(odd, letter)
+    lowered = text.lower()
+    return any(lead in lowered for lead in _BOILERPLATE_LEADS)
 
 
 def words(text: str) -> list[str]:

@@ -172,3 +172,29 @@ def test_plain_text_stopping_early_matches_a_full_parse_on_the_corpus(
     for markup in fields:
         for limit in (40, TITLE_MAX_CHARS, SUMMARY_MAX_CHARS):
             assert plain_text(markup, limit) == _plain_text_reference(markup, limit)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refugees arrive in Kabul. Follow us on Twitter for more.",
+        "Plain news text with nothing to drop, twice as long as it needs to be.",
+        "Cl\u0131ck here to read. \u017fign up for news. \u212aeep CLICK HERE.",
+        "CL\u0130CK HERE now. \u00a9 Copyright 2021 BBC. The post X appeared first on Y.",
+        "Caf\u00e9 story; continue reading\nNext line",
+        "",
+    ],
+)
+def test_strip_boilerplate_prefilter_never_hides_a_match(text: str) -> None:
+    assert textnorm.strip_boilerplate(text) == textnorm._BOILERPLATE.sub(" ", text)
+
+
+def test_boilerplate_odd_cases_are_all_the_non_ascii_ignorecase_matches() -> None:
+    letters = set("".join(textnorm._BOILERPLATE_LEADS)) - {" "}
+    odd = {
+        (chr(c), letter)
+        for letter in letters
+        for c in range(128, 0x10000)
+        if re.fullmatch(letter, chr(c), re.IGNORECASE)
+    }
+    assert odd == set(textnorm._ODD_CASES)
