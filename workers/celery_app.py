@@ -7,9 +7,12 @@ and prefetch 1 so a slow batch never holds others hostage.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
+import orjson
 from celery import Celery, signals
+from kombu.serialization import register
 
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
@@ -17,15 +20,27 @@ from services.core.errors import ConfigError
 
 app = Celery("newswire", include=["workers.tasks", "workers.observability"])
 
+# Task bodies (batches of up to 150 articles) as orjson: kombu's "json" is the stdlib
+# encoder, ~7 % of the poller's and ~6 % of a worker's CPU in the cold-ingest profile.
+# Plain "json" stays accepted (tasks queued by an older release, hand-sent tasks).
+TASK_SERIALIZER = "orjson"
+register(
+    TASK_SERIALIZER,
+    cast(Callable[[Any], str], orjson.dumps),  # bytes: kombu sends a "binary" body as is
+    orjson.loads,
+    content_type="application/x-orjson",
+    content_encoding="binary",
+)
+
 
 def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     return {
         "broker_url": redis_url,
         "result_backend": redis_url,
         "result_expires": 3600,
-        "task_serializer": "json",
+        "task_serializer": TASK_SERIALIZER,
         "result_serializer": "json",
-        "accept_content": ["json"],
+        "accept_content": [TASK_SERIALIZER, "json"],
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": settings.worker.prefetch_multiplier,
