@@ -19,7 +19,6 @@ from services.core.models import Article, FeedRef, RawEntry
 SUMMARY_MAX_CHARS = 4000
 TITLE_MAX_CHARS = 500
 CONTENT_MAX_CHARS = 200_000
-_SPACE = re.compile(r"\s+")
 _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -65,8 +64,8 @@ class _TextExtractor(HTMLParser):
     def _stop_if_known(self) -> None:
         """Raise _Enough when the collapsed text so far already holds `limit` characters
         before any trailing space: later text only extends it."""
-        text = _SPACE.sub(" ", "".join(self.parts)).lstrip()
-        if len(text.rstrip()) >= self._limit:
+        text = _collapsed("".join(self.parts))
+        if len(text) >= self._limit:
             self.text = text[: self._limit]
             raise _Enough
         self._check_at = 2 * self._size  # doubling keeps the checks linear overall
@@ -84,7 +83,13 @@ def plain_text(markup: str, limit: int = SUMMARY_MAX_CHARS) -> str:
         except _Enough:
             return extractor.text or ""
         text = "".join(extractor.parts)
-    return _SPACE.sub(" ", text).strip()[:limit]
+    return _collapsed(text)[:limit]
+
+
+def _collapsed(text: str) -> str:
+    """Whitespace runs as one space, none at the ends (str.split and regex `\\s` agree on what
+    whitespace is; split/join is the faster of the two)."""
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4096)  # per entry: its link twice (shared links, normalise), the base once
