@@ -89,8 +89,9 @@ def _unwrap(url: str) -> str:
 
 def _canonical_host(hostname: str) -> str:
     host = hostname.lower().rstrip(".")
-    with contextlib.suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
+    if not host.isascii():  # the idna codec returns an ASCII name unchanged (or refuses it)
+        with contextlib.suppress(UnicodeError):
+            host = host.encode("idna").decode("ascii")
     host = _HOST_PREFIX.sub("", host)
     return _HOST_ALIASES.get(host, host)
 
@@ -136,9 +137,16 @@ def canonicalize_url(url: str) -> str:
     except ValueError:
         port = None
     netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-    query = sorted(
+    return urlunsplit(("https", netloc, _canonical_path(parts.path), _query(parts.query), ""))
+
+
+def _query(query: str) -> str:
+    """The query without tracking parameters, sorted."""
+    if not query:
+        return ""
+    kept = sorted(
         (unquote(k), v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        for k, v in parse_qsl(query, keep_blank_values=True)
         if _keep_param(unquote(k), v)
     )
-    return urlunsplit(("https", netloc, _canonical_path(parts.path), urlencode(query), ""))
+    return urlencode(kept)
