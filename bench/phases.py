@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import feedparser.api
 import feedparser.mixin
 import redis
 
@@ -220,16 +221,21 @@ def redis_memory(client: redis.Redis, keys: Keys) -> dict[str, int]:
 
 @contextlib.contextmanager
 def _stock_feedparser() -> Iterator[None]:
-    """feedparser as shipped: undo the memoised xml:base resolution services.core.parse adds."""
+    """feedparser as shipped: undo what services.core.parse changes in it (the memoised
+    xml:base resolution and the buffered-text expat driver first in PREFERRED_XML_PARSERS)."""
     mixin: Any = feedparser.mixin
     saved = {n: getattr(mixin, n) for n in ("make_safe_absolute_uri", "_urljoin")}
+    preferred: list[str] = feedparser.api.PREFERRED_XML_PARSERS
+    drivers = list(preferred)
     for name, fn in saved.items():
         setattr(mixin, name, getattr(fn, "__wrapped__", fn))
+    preferred[:] = [d for d in drivers if not d.startswith("services.")]
     try:
         yield
     finally:
         for name, fn in saved.items():
             setattr(mixin, name, fn)
+        preferred[:] = drivers
 
 
 def feedparser_loop(bodies: Sequence[bytes], progress: Progress) -> dict[str, Any]:

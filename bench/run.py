@@ -37,6 +37,7 @@ from rich.progress import (  # noqa: E402
 )
 
 from services.core.models import FeedSource  # noqa: E402
+from services.runtime import run_event_loop  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -141,7 +142,7 @@ def measure(args: argparse.Namespace, bar: Progress, server: FeedServerProcess,
         stack = stack_mod.start_stack(work / "redis", worker_log)
         bar.update(task, completed=1)
         try:
-            out.update(asyncio.run(newswire(args, bar, server, urls, stack)))
+            out.update(run_event_loop(newswire(args, bar, server, urls, stack)))
         finally:
             stack.stop()
     return out

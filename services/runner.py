@@ -32,7 +32,7 @@ from services.health import HealthServer, start_health_server
 from services.metrics import RedisCollector, exposition_registry
 from services.poller.loop import FeedOutcome, Poller, PollerConfig
 from services.poller.schedule import Interval
-from services.runtime import fetcher_from_settings, redis_url_for
+from services.runtime import fetcher_from_settings, redis_url_for, run_event_loop
 from services.websub import CallbackServer, WebSubStore, WebSubSubscriber
 
 log = structlog.get_logger("newswire.run")
@@ -215,9 +215,9 @@ def run(
         try:
             poller = build_poller(settings, client, once=once)
             if once:
-                return asyncio.run(_once(poller, feeds, wait_timeout_s))
+                return run_event_loop(_once(poller, feeds, wait_timeout_s))
             callback = start_websub(settings, client, poller)
-            asyncio.run(_forever(poller, feeds_path, feeds, settings.poller.tick_s))
+            run_event_loop(_forever(poller, feeds_path, feeds, settings.poller.tick_s))
             return RunSummary()
         finally:
             worker.stop()
