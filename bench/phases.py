@@ -9,7 +9,7 @@ import json
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-import feedparser.api
-import feedparser.mixin
 import redis
 
 from services.adapters.keys import Keys
+from services.core import feedparser_speedups
 from services.core.models import FeedSource
 from services.poller.loop import Poller
 
@@ -219,31 +218,12 @@ def redis_memory(client: redis.Redis, keys: Keys) -> dict[str, int]:
     return dict(totals)
 
 
-@contextlib.contextmanager
-def _stock_feedparser() -> Iterator[None]:
-    """feedparser as shipped: undo what services.core.parse changes in it (the memoised
-    xml:base resolution and the buffered-text expat driver first in PREFERRED_XML_PARSERS)."""
-    mixin: Any = feedparser.mixin
-    saved = {n: getattr(mixin, n) for n in ("make_safe_absolute_uri", "_urljoin")}
-    preferred: list[str] = feedparser.api.PREFERRED_XML_PARSERS
-    drivers = list(preferred)
-    for name, fn in saved.items():
-        setattr(mixin, name, getattr(fn, "__wrapped__", fn))
-    preferred[:] = [d for d in drivers if not d.startswith("services.")]
-    try:
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(mixin, name, fn)
-        preferred[:] = drivers
-
-
 def feedparser_loop(bodies: Sequence[bytes], progress: Progress) -> dict[str, Any]:
     """The bare baseline: stock `feedparser.parse(io.BytesIO(body))` over every document, one
     core."""
     entries = 0
     started = time.perf_counter()
-    with _stock_feedparser():
+    with feedparser_speedups.stock():
         for i, body in enumerate(bodies):
             entries += len(feedparser.parse(io.BytesIO(body)).entries)
             if i % 20 == 0:

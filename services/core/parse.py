@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import calendar
 import io
-import xml.sax.expatreader
 import zlib
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import feedparser
-import feedparser.api
-import feedparser.mixin
 
+from services.core import feedparser_speedups
 from services.core.errors import ParseError
 from services.core.jsonfeed import parse_jsonfeed
 from services.core.models import ParsedFeed, RawEntry
@@ -34,47 +31,7 @@ MAX_FIELD_CHARS = 100_000
 _get = dict.get  # feedparser's FeedParserDict is a dict; see _entry
 
 
-def _memoise_base_resolution() -> None:
-    """feedparser re-resolves the xml:base on every start tag: a urljoin of the same two strings
-    again and again (~15 % of its time on real feeds). Both functions are pure (strings in,
-    string out), so remember their results; the parse itself is unchanged."""
-    mixin: Any = feedparser.mixin
-    for name in ("make_safe_absolute_uri", "_urljoin"):
-        if hasattr(mixin, name):
-            setattr(mixin, name, lru_cache(maxsize=1024)(getattr(mixin, name)))
-
-
-_memoise_base_resolution()
-
-
-class _BufferedExpatReader(xml.sax.expatreader.ExpatParser):
-    """The stdlib SAX expat reader with expat's `buffer_text` on: a text node reaches
-    feedparser in one `characters()` call instead of one per line and per entity reference
-    (~7 per element on real feeds, each a costly trip through feedparser's `handle_data`).
-    SAX lets a parser split text anywhere, and feedparser joins the pieces of an element
-    before using them, so the parse result is the same."""
-
-    def reset(self) -> None:
-        super().reset()
-        parser = cast(Any, self)._parser  # typeshed does not declare it
-        parser.buffer_size = 1 << 16
-        parser.buffer_text = True
-
-
-def create_parser() -> xml.sax.expatreader.ExpatParser:
-    """SAX driver entry point (`xml.sax.make_parser` imports this module by name)."""
-    return _BufferedExpatReader()
-
-
-def _prefer_buffered_expat() -> None:
-    """Make feedparser's strict parser use `_BufferedExpatReader`: feedparser picks its SAX
-    driver from PREFERRED_XML_PARSERS (module names tried before the stdlib default)."""
-    preferred: list[str] = feedparser.api.PREFERRED_XML_PARSERS
-    if __name__ not in preferred:
-        preferred.insert(0, __name__)
-
-
-_prefer_buffered_expat()
+feedparser_speedups.install()
 
 
 def parse_feed(

@@ -5,7 +5,8 @@ import feedparser.api
 import pytest
 
 from services.core.errors import ParseError
-from services.core.parse import _BufferedExpatReader, parse_feed
+from services.core.feedparser_speedups import _BufferedExpatReader
+from services.core.parse import parse_feed
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <link>https://t.example/</link><item><title>One</title><link>/a/1</link><guid>g1</guid></item>
