@@ -47,7 +47,7 @@ console = Console()
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--feeds", type=int, default=1000, help="served feeds; 2000 takes ~15 min")
+    ap.add_argument("--feeds", type=int, default=2000, help="served feeds (~15 min at 2000)")
     ap.add_argument("--parse-pool", type=int, default=2, help="poller parse processes (0 = inline)")
     ap.add_argument("--reader-workers", type=int, default=4)
     ap.add_argument("--latency-feeds-per-s", type=float, default=2.0)
