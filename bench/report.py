@@ -71,7 +71,7 @@ ROWS = (
     ("reader_entries_per_s", "`reader` update_feeds, entries/s"),
     ("ingest_vs_feedparser", "ingest / feedparser (target ≥ 1.0)"),
     ("ingest_vs_reader", "ingest / reader (target ≥ 2.0)"),
-    ("warm_polls_per_s", "warm round, conditional polls/s (target ≥ 1000)"),
+    ("warm_polls_per_s", "warm round (median of 3), conditional polls/s (target ≥ 1000)"),
     ("latency_p50_s", "latency p50, response → XADD, s"),
     ("latency_p99_s", "latency p99, response → XADD, s (target ≤ 1.0)"),
     ("redis_bytes_per_article", "Redis bytes per article in the dedupe window (target ≤ 1024)"),

@@ -166,8 +166,8 @@ async def newswire(args: argparse.Namespace, bar: Progress, server: FeedServerPr
     out["cold"] = cold.as_dict()
     out["redis_used_memory_delta"] = stack.used_memory() - memory_before
     out["redis_memory"] = phases.redis_memory(stack.client, stack.keys)
-    task = bar.add_task("warm round (all unchanged)", total=None)
-    out["warm"] = await phases.warm_round(poller, feeds)
+    task = bar.add_task("warm rounds (all unchanged, 3×)", total=None)
+    out["warm"] = await phases.warm_rounds(poller, feeds)
     bar.update(task, total=1, completed=1)
     lat_urls = [server.url(p) for p in scaled(load_corpus_small(), round(
         args.latency_feeds_per_s * args.latency_seconds), "l", 2000)]  # fmt: skip
