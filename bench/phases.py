@@ -8,6 +8,7 @@ import io
 import json
 import statistics
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -148,6 +149,43 @@ async def warm_rounds(
         "rounds_polls_per_s": rates,
         "statuses": dict(statuses),
     }
+
+
+async def warm_rounds_two_replicas(
+    poller: Poller, feeds: Sequence[FeedSource], redis_url: str, work: Path, rounds: int = 3
+) -> dict[str, Any]:
+    """The warm rounds with a second poller replica (bench/replica.py, its own process) taking
+    half the feeds: a round lasts until both are done. polls/s is the median round."""
+    half = len(feeds) // 2
+    urls_file = work / "replica-urls.txt"
+    urls_file.write_text("\n".join(f.url for f in feeds[half:]), "utf-8")
+    script = Path(__file__).resolve().parent / "replica.py"
+    replica = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), redis_url, str(urls_file),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert replica.stdin is not None and replica.stdout is not None
+    if (await replica.stdout.readline()).strip() != b"ready":
+        raise RuntimeError("the bench's second poller replica did not start")
+    rates, statuses, seconds = [], Counter[str](), []
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            replica.stdin.write(b"go\n")
+            outcomes = await poller.poll_all(feeds[:half])
+            local = time.perf_counter() - started
+            report = json.loads(await replica.stdout.readline())
+            rates.append(len(feeds) / max(local, report["elapsed_s"]))
+            seconds.append((local, report["elapsed_s"]))
+            statuses.update(o.status for o in outcomes)
+            statuses.update(report["statuses"])
+            poller.handles.clear()
+    finally:
+        replica.stdin.close()
+        await replica.wait()
+    return {"feeds": len(feeds), "replicas": 2, "rounds": rounds,
+            "polls_per_s": statistics.median(rates), "rounds_polls_per_s": rates,
+            "rounds_seconds_each": seconds, "statuses": dict(statuses)}  # fmt: skip
 
 
 async def steady_latency(

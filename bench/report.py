@@ -72,6 +72,7 @@ ROWS = (
     ("ingest_vs_feedparser", "ingest / feedparser (target ≥ 1.0)"),
     ("ingest_vs_reader", "ingest / reader (target ≥ 2.0)"),
     ("warm_polls_per_s", "warm round (median of 3), conditional polls/s (target ≥ 1000)"),
+    ("warm_polls_per_s_2_replicas", "the same with 2 poller replicas (processes), polls/s"),
     ("latency_p50_s", "latency p50, response → XADD, s"),
     ("latency_p99_s", "latency p99, response → XADD, s (target ≤ 1.0)"),
     ("redis_bytes_per_article", "Redis bytes per article in the dedupe window (target ≤ 1024)"),

@@ -142,14 +142,15 @@ def measure(args: argparse.Namespace, bar: Progress, server: FeedServerProcess,
         stack = stack_mod.start_stack(work / "redis", worker_log)
         bar.update(task, completed=1)
         try:
-            out.update(run_event_loop(newswire(args, bar, server, urls, stack)))
+            out.update(run_event_loop(newswire(args, bar, server, urls, stack, work)))
         finally:
             stack.stop()
     return out
 
 
 async def newswire(args: argparse.Namespace, bar: Progress, server: FeedServerProcess,
-                   urls: list[str], stack: stack_mod.Stack) -> dict[str, Any]:  # fmt: skip
+                   urls: list[str], stack: stack_mod.Stack,
+                   work: Path) -> dict[str, Any]:  # fmt: skip
     out: dict[str, Any] = {"redis_version": stack.client.info("server")["redis_version"]}
     pool = stack_mod.parse_pool(args.parse_pool)
     feeds = [FeedSource(url=u) for u in urls]
@@ -168,6 +169,11 @@ async def newswire(args: argparse.Namespace, bar: Progress, server: FeedServerPr
     out["redis_memory"] = phases.redis_memory(stack.client, stack.keys)
     task = bar.add_task("warm rounds (all unchanged, 3×)", total=None)
     out["warm"] = await phases.warm_rounds(poller, feeds)
+    bar.update(task, total=1, completed=1)
+    task = bar.add_task("warm rounds, 2 poller replicas (3×)", total=None)
+    out["warm_2_replicas"] = await phases.warm_rounds_two_replicas(
+        poller, feeds, stack.redis_server.url, work
+    )
     bar.update(task, total=1, completed=1)
     lat_urls = [server.url(p) for p in scaled(load_corpus_small(), round(
         args.latency_feeds_per_s * args.latency_seconds), "l", 2000)]  # fmt: skip
@@ -231,6 +237,7 @@ def finish(out: dict[str, Any]) -> None:
         "ingest_vs_feedparser": cold["entries_per_s"] / fp["entries_per_s"],
         "ingest_vs_reader": (cold["entries_per_s"] / reader["entries_per_s"]) if reader else None,
         "warm_polls_per_s": out["warm"]["polls_per_s"],
+        "warm_polls_per_s_2_replicas": out["warm_2_replicas"]["polls_per_s"],
         "latency_p50_s": out["latency"]["p50_s"],
         "latency_p99_s": out["latency"]["p99_s"],
         "redis_bytes_per_article": mem.get("dedupe_bytes", 0) / held,

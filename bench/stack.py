@@ -63,17 +63,23 @@ class Stack:
 BATCH_SIZE = 150
 
 
+def bench_settings(redis_url: str) -> Settings:
+    """The service's settings for the bench: loopback feeds allowed, and per-host politeness
+    (a deliberate rate limit for real sites, still evaluated per fetch) must not turn 2,000
+    sites that share 127.0.0.1 into one: no spacing, and a host cap no number of replicas
+    (each with `fetch.concurrency` in flight) reaches."""
+    base = load_settings(redis_url=redis_url, fetch_allow_private_networks=True)
+    poller = PollerSettings(**{**base.poller.model_dump(), "host_spacing_s": 0.0,
+                               "host_concurrency": 100 * base.fetch.concurrency,
+                               "batch_size": BATCH_SIZE})  # fmt: skip
+    return base.model_copy(update={"poller": poller})
+
+
 def start_stack(data_dir: Path, log_file: IO[bytes], concurrency: int = 2) -> Stack:
     """Start redis-server + `celery worker --concurrency N` and wait until the worker answers."""
     server = EmbeddedRedis(data_dir)
     url = server.start()
-    # Every served feed shares the host 127.0.0.1: per-host politeness (a deliberate rate limit
-    # for real sites, still evaluated per fetch) must not turn 2,000 sites into one.
-    base = load_settings(redis_url=url, fetch_allow_private_networks=True)
-    poller = PollerSettings(**{**base.poller.model_dump(), "host_spacing_s": 0.0,
-                               "host_concurrency": base.fetch.concurrency,
-                               "batch_size": BATCH_SIZE})  # fmt: skip
-    settings = base.model_copy(update={"poller": poller})
+    settings = bench_settings(url)
     from workers.celery_app import app, configure
 
     configure(settings, url)
