@@ -29,7 +29,7 @@ import structlog
 
 from services.adapters.fetcher import checked_url
 from services.adapters.keys import Keys
-from services.adapters.netguard import guarded_connector
+from services.adapters.netguard import guarded_session
 from services.core.errors import FetchError
 from services.httpserver import BackgroundHTTPServer, QuietHandler
 
@@ -168,12 +168,10 @@ class WebSubSubscriber:
     def _http(self) -> aiohttp.ClientSession:
         """The guarded HTTP session, created on first use inside the running event loop."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=guarded_connector(allow_private=self._allow_private),
+            self._session = guarded_session(
+                allow_private=self._allow_private,
                 timeout=aiohttp.ClientTimeout(total=self._timeout_s),
                 headers={"User-Agent": self._user_agent},
-                cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=False,
             )
         return self._session
 

@@ -28,7 +28,7 @@ import aiohttp
 import brotli
 from yarl import URL
 
-from services.adapters.netguard import Resolver, check_host, check_scheme, guarded_connector
+from services.adapters.netguard import Resolver, check_host, check_scheme, guarded_session
 from services.core.errors import FetchError, FetchRefused, PermanentFetchError, TransientFetchError
 
 ACCEPT = (
@@ -234,19 +234,15 @@ class Fetcher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=guarded_connector(
-                    allow_private=self._allow_private,
-                    resolver=self._resolver,
-                    dns_timeout_s=self._connect_timeout_s,
-                ),
+            self._session = guarded_session(
+                allow_private=self._allow_private,
                 timeout=aiohttp.ClientTimeout(
                     total=None, sock_connect=self._connect_timeout_s, sock_read=self._timeout_s
                 ),
                 headers=self._headers,
-                cookie_jar=aiohttp.DummyCookieJar(),
+                resolver=self._resolver,
+                dns_timeout_s=self._connect_timeout_s,
                 auto_decompress=False,
-                trust_env=False,
             )
         return self._session
 

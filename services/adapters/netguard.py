@@ -266,3 +266,26 @@ def guarded_connector(
         limit=100,
         keepalive_timeout=5.0,
     )
+
+
+def guarded_session(
+    *,
+    allow_private: bool,
+    timeout: aiohttp.ClientTimeout,
+    headers: dict[str, str],
+    resolver: Resolver | None = None,
+    dns_timeout_s: float = 10.0,
+    auto_decompress: bool = True,
+) -> aiohttp.ClientSession:
+    """An HTTP session for untrusted URLs: guarded connections, no cookies, no proxy or
+    credentials from the environment. Create it inside the running event loop."""
+    return aiohttp.ClientSession(
+        connector=guarded_connector(
+            allow_private=allow_private, resolver=resolver, dns_timeout_s=dns_timeout_s
+        ),
+        timeout=timeout,
+        headers=headers,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=auto_decompress,
+        trust_env=False,
+    )

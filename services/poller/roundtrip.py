@@ -41,12 +41,11 @@ class Coalescer:
         try:
             self._load({c[0] for c in queue if c[0].sha not in self._loaded})
             replies = self._send(queue)
-            missing = {c[0] for c, r in zip(queue, replies, strict=True) if _no_script(r)}
-            if missing:
-                self._load(missing)
-                retry = [c for c, r in zip(queue, replies, strict=True) if _no_script(r)]
-                again = iter(self._send(retry))
-                replies = [next(again) if _no_script(r) else r for r in replies]
+            lost = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if lost:
+                self._load({queue[i][0] for i in lost})
+                for i, reply in zip(lost, self._send([queue[i] for i in lost]), strict=True):
+                    replies[i] = reply
         except Exception as exc:  # the connection failed: every caller sees it
             for *_, future in queue:
                 if not future.done():
@@ -70,7 +69,3 @@ class Coalescer:
         for script, keys, args, _ in calls:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
         return list(pipe.execute(raise_on_error=False))
-
-
-def _no_script(reply: Any) -> bool:
-    return isinstance(reply, NoScriptError)
